@@ -1,0 +1,44 @@
+# `make run` sets everything up and starts the chat; `make test` runs every test.
+# Both are idempotent: a stamp file skips the install when pyproject.toml is unchanged.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.system-deps
+PYTHON  ?= python3
+
+.PHONY: install run test eval bench system-deps clean-index
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[st,eval,test]'
+	@touch $(STAMP)
+
+# Debian's chromium and a CJK font for the browser tests (Playwright's own browser download
+# does not work offline). Skipped when they are already there.
+system-deps: $(SYSSTAMP)
+
+$(SYSSTAMP):
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'noto.*cjk'; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $(SYSSTAMP)
+
+run: install
+	$(VENV)/bin/policykb ingest
+	$(VENV)/bin/policykb serve
+
+test: install system-deps
+	$(PY) -m pytest -q
+
+eval: install
+	$(VENV)/bin/policykb eval eval/questions.jsonl
+
+bench: install
+	$(PY) eval/bench.py
+
+clean-index:
+	rm -rf index/chroma index/bm25 index/manifest.json

@@ -1,0 +1,268 @@
+"""Evidence → Answer with Citations: sentence selection, abstention, figure checks.
+
+No language model: every sentence of an answer is a verbatim quote of a
+section, and the surrounding wording comes from the templates in prompts/.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from policykb.corpus import Reference, normalize_title
+from policykb.parse import Document, Section
+from policykb.tokenize import tokenize
+
+FIGURE_QUESTION_RE = re.compile(
+    r"多少|目标|余额|增速|增长|什么时候|何时|期限|多久|几[年月日天个]|比例|规模|金额|时限|截止|"
+    r"how much|how many|target|goal|when|deadline|amount|balance|growth|figure|percent|by \d{4}", re.I)
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千]+(?=日|天|个工作日|个月|年内)")
+PLAN_QUESTION_RE = re.compile(r"方案|plan\b", re.I)
+
+# Abstention thresholds, calibrated on eval/questions.jsonl (see eval/report.md):
+# answer when the dense evidence is strong, or when keyword evidence covers most
+# of the question and the dense evidence is at least moderate.
+DENSE_STRONG = 0.875
+DENSE_MODERATE = 0.83
+COVERAGE_STRONG = 0.5
+SECOND_CITATION_RATIO = 0.9
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A memo-ready citation: where the quote comes from and the quote itself."""
+
+    doc_id: str
+    doc_title: str
+    doc_number: str
+    section_no: str
+    section_title: str
+    quote: str
+    cite: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question; `answer` is built only from quotes and templates."""
+
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    citations: tuple[Citation, ...] = ()
+    related: tuple[Citation, ...] = ()
+    notices: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Return the public JSON object of `policykb ask --json`."""
+        d = asdict(self)
+        d["citations"] = [asdict(c) for c in self.citations]
+        d["related"] = [asdict(c) for c in self.related]
+        d["notices"] = list(self.notices)
+        return d
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the retrievers found for the top section, used to decide whether to answer."""
+
+    dense_top: float | None
+    coverage: float
+    keyword_top: float
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass
+class Templates:
+    """The fixed wording from prompts/, read once."""
+
+    directory: Path
+    _cache: dict[str, str] = field(default_factory=dict)
+
+    def render(self, name: str, **values: object) -> str:
+        """Fill template `name` (prompts/<name>.txt); unknown placeholders stay as typed."""
+        if name not in self._cache:
+            path = self.directory / f"{name}.txt"
+            try:
+                self._cache[name] = path.read_text(encoding="utf-8").rstrip("\n")
+            except OSError:
+                from policykb.errors import CorpusError
+                raise CorpusError(f"template {path} is missing; restore prompts/ from git") from None
+        return self._cache[name].format_map(_Default({k: str(v) for k, v in values.items()}))
+
+
+def format_cite(doc: Document, section: Section, item: str = "") -> str:
+    """Return the memo-ready citation, e.g. 《…通知》（沪银保监发〔2023〕24号）第二条."""
+    number = f"（{doc.doc_number}）" if doc.doc_number else ""
+    if section.kind == "preamble":
+        where = "前言部分"
+    elif section.kind == "closing":
+        where = "结束语部分"
+    elif section.kind == "measure":
+        where = f"第{section.section_no}条"
+    elif section.kind == "paragraph":
+        where = f"第{section.section_no[1:]}段"
+    else:
+        where = section.section_no
+    return f"《{doc.title}》{number}{where}{item}"
+
+
+def is_figure_question(question: str) -> bool:
+    """Return True for questions that ask for a number, amount, rate, date or deadline."""
+    return bool(FIGURE_QUESTION_RE.search(question))
+
+
+def coverage(terms: list[str], section_tokens: Iterable[str], idf: dict[str, float]) -> float:
+    """Return the IDF-weighted share of query terms that occur in the section."""
+    if not terms:
+        return 0.0
+    have = set(section_tokens)
+    weight = {t: idf.get(t, max(idf.values(), default=1.0)) for t in terms}
+    total = sum(weight.values())
+    return sum(w for t, w in weight.items() if t in have) / total if total else 0.0
+
+
+def should_abstain(ev: Evidence) -> bool:
+    """Decide, from calibrated thresholds, that the evidence does not answer the question."""
+    if ev.dense_top is None:  # keyword-only: require most of the question to be covered
+        return ev.coverage < COVERAGE_STRONG
+    if ev.dense_top >= DENSE_STRONG:
+        return False
+    return not (ev.coverage >= COVERAGE_STRONG and ev.dense_top >= DENSE_MODERATE)
+
+
+def select_quote(section: Section, terms: list[str], question: str,
+                 span_sims: dict[int, float]) -> tuple[str, str]:
+    """Pick the most relevant sentence(s) of a section; return (quote, item label).
+
+    Sentences score by matched query terms and dense similarity; for a figure
+    question a sentence holding a figure wins, so the figure is always quoted.
+    The quote is one or two adjacent sentences, verbatim.
+    """
+    if not section.spans:
+        return section.text, ""
+    wanted = set(terms)
+    figure_q = is_figure_question(question)
+    figure_spans = {f.span_index for f in section.figures}
+    scores = []
+    for i, span in enumerate(section.spans):
+        toks = set(tokenize(span.text))
+        lexical = sum(len(t) for t in wanted & toks) / (1 + sum(len(t) for t in wanted))
+        score = lexical + 0.5 * span_sims.get(i, 0.0)
+        if figure_q and i in figure_spans:
+            score += 0.6 + 0.2 * lexical
+        if i == 0 and section.kind in ("measure",) and len(span.text) < 30:
+            score -= 0.3  # a measure's lead phrase is its title, shown anyway
+        scores.append(score)
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    first, last = best, best
+    for j in (best + 1, best - 1):
+        if 0 <= j < len(scores) and scores[j] >= 0.8 * scores[best] and scores[j] > 0.3:
+            first, last = min(first, j), max(last, j)
+            break
+    quote = section.text[section.spans[first].start:section.spans[last].end]
+    return quote, section.spans[first].item
+
+
+def figures_in(text: str) -> list[str]:
+    """Return every number or numeral deadline in a text."""
+    return NUMBER_RE.findall(text)
+
+
+def check_figures(answer_text: str, citations: Iterable[Citation], fixed: Iterable[str] = ()) -> list[str]:
+    """Return the numbers in an answer that no cited quote contains (empty when the answer is sound).
+
+    Citation labels and other fixed wording (`fixed`) are removed first: their
+    numbers are document metadata, not figures.
+    """
+    cits = list(citations)
+    body = answer_text
+    for text in [c.cite for c in cits] + [c.section_title for c in cits] + list(fixed):
+        body = body.replace(text, "")
+    quotes = " ".join(c.quote for c in cits)
+    body_without_quotes = body
+    for c in cits:
+        body_without_quotes = body_without_quotes.replace(c.quote, "")
+    missing = [n for n in figures_in(body) if n not in quotes]
+    # Item numbers of the template ("1. ") are list markers, not figures.
+    missing = [n for n in missing if not re.search(rf"(^|\n){re.escape(n)}\. ", body_without_quotes)]
+    return missing
+
+
+def make_citation(doc: Document, section: Section, quote: str, item: str = "") -> Citation:
+    """Build a Citation; the quote must be a verbatim substring of the section."""
+    if quote not in section.text:
+        raise ValueError(f"quote is not verbatim in {section.id}")
+    return Citation(doc.doc_id, doc.title, doc.doc_number, section.section_no, section.title, quote,
+                    format_cite(doc, section, item))
+
+
+def plan_notices(question: str, sections: list[Section], docs: dict[str, Document],
+                 references: list[Reference], templates: Templates) -> list[str]:
+    """Return the referenced-plan notice for cited sections that cite a plan not in the knowledge base."""
+    notices = []
+    q_key = normalize_title(question)
+    asks_plan = bool(PLAN_QUESTION_RE.search(question))
+    for sec in sections:
+        for ref in references:
+            if sec.id not in ref.cited_by or ref.resolved_doc_id:
+                continue
+            key = normalize_title(ref.title)
+            shared = sum(1 for t in set(tokenize(ref.title)) if t in q_key)
+            if asks_plan or shared >= 3 or key in q_key:
+                notices.append(templates.render("referenced_plan", cite=format_cite(docs[sec.doc_id], sec),
+                                                plan=ref.title))
+    return notices
+
+
+def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, dict[int, float]]],
+                   terms: list[str], evidence: Evidence, docs: dict[str, Document],
+                   references: list[Reference], templates: Templates,
+                   notices: Iterable[str] = ()) -> Answer:
+    """Compose the cited answer, or an abstention listing the nearest sections as 可能相关.
+
+    Args:
+        ranked: (section, fused score, {span index: dense similarity}) best first.
+    """
+    notices = list(notices)
+    if not ranked or should_abstain(evidence):
+        related = []
+        lines = [templates.render("abstain", question=question)]
+        if ranked:
+            lines.append(templates.render("related_header"))
+            for sec, _, _ in ranked[:3]:
+                doc = docs[sec.doc_id]
+                related.append(make_citation(doc, sec, sec.spans[0].text if sec.spans else sec.text))
+                lines.append(templates.render("related_item", cite=format_cite(doc, sec),
+                                              section_title=sec.title))
+        return Answer(question, "\n".join(lines), True, mode, (), tuple(related), tuple(notices))
+    chosen = [ranked[0]]
+    if len(ranked) > 1 and ranked[1][1] >= SECOND_CITATION_RATIO * ranked[0][1]:
+        chosen.append(ranked[1])
+    citations = []
+    for sec, _, sims in chosen:
+        doc = docs[sec.doc_id]
+        quote, item = select_quote(sec, terms, question, sims)
+        citations.append(make_citation(doc, sec, quote, item))
+    lines = [templates.render("answer_intro")]
+    for n, c in enumerate(citations, start=1):
+        lines.append(templates.render("answer_item", n=n, cite=c.cite, section_title=c.section_title,
+                                      quote=c.quote))
+    for sec, _, _ in chosen:
+        doc = docs[sec.doc_id]
+        if doc.status and doc.status != "现行有效":
+            superseded = f"，已被{doc.superseded_by}替代" if doc.superseded_by else ""
+            notices.append(templates.render("not_current", title=doc.title, status=doc.status,
+                                            superseded=superseded))
+    notices.extend(plan_notices(question, [s for s, _, _ in chosen], docs, references, templates))
+    text = "\n".join(lines + notices)
+    fixed = [templates.render("answer_intro")] + notices
+    missing = check_figures(text, citations, fixed)
+    if missing:  # cannot happen with verbatim quotes; refuse rather than state an unsourced figure
+        raise AssertionError(f"figures {missing} are not in any cited quote")
+    return Answer(question, text, False, mode, tuple(citations), (), tuple(notices))

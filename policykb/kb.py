@@ -1,0 +1,169 @@
+"""KnowledgeBase: the one object the CLI, the app, eval and training call."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from policykb.answer import Answer, Evidence, Templates, compose_answer, coverage
+from policykb.config import MODES, Settings
+from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
+from policykb.parse import Document, Section
+from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
+from policykb.store import LoadedIndex, load_index
+from policykb.tokenize import expand_query, tokenize
+
+CANDIDATES = 20
+FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked sections for one question, with what each retriever saw."""
+
+    question: str
+    mode: str
+    hits: tuple[Hit, ...]
+    terms: tuple[str, ...]
+    matched: dict[str, list[str]] = field(default_factory=dict)
+    span_sims: dict[str, dict[int, float]] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+
+    def to_dict(self, sections: dict[str, Section]) -> dict:
+        """Return the public JSON object of `policykb search --json`."""
+        return {"question": self.question, "mode": self.mode, "terms": list(self.terms),
+                "notices": list(self.notices),
+                "hits": [{"doc_id": sections[h.section_id].doc_id,
+                          "section_no": sections[h.section_id].section_no,
+                          "section_title": sections[h.section_id].title,
+                          "score": h.score, "scores": h.scores, "ranks": h.ranks,
+                          "matched_terms": self.matched.get(h.section_id, [])}
+                         for h in self.hits]}
+
+
+class KnowledgeBase:
+    """Retrieval and cited answers over the index; falls back to keyword search when vectors fail."""
+
+    def __init__(self, settings: Settings, index: LoadedIndex, embedder=None, dense_error: str = "") -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.dense_error = dense_error
+        self.templates = Templates(settings.prompts_dir)
+        self.docs: dict[str, Document] = {d.doc_id: d for d in index.documents}
+        self._tokens = {sid: tokenize(f"{s.chapter} {s.text}") for sid, s in index.sections.items()}
+        n = len(self._tokens)
+        df: dict[str, int] = {}
+        for toks in self._tokens.values():
+            for t in set(toks):
+                df[t] = df.get(t, 0) + 1
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+
+    @classmethod
+    def open(cls, settings: Settings, dense: bool = True, auto_ingest: bool = True,
+             on_ingest: Callable[[str], None] | None = None) -> "KnowledgeBase":
+        """Load the index (building it when missing) and, if possible, the embedder and vectors."""
+        embedder, error = None, ""
+        if dense:
+            try:
+                from policykb.embed import create_embedding
+                embedder = create_embedding(settings)
+            except PolicyKBError as exc:
+                error = str(exc)
+        index = load_index(settings, auto_ingest=auto_ingest and embedder is not None, on_ingest=on_ingest)
+        if embedder is not None:
+            try:
+                index.vectors()
+            except PolicyKBError as exc:
+                embedder, error = None, str(exc)
+        return cls(settings, index, embedder, error)
+
+    @property
+    def dense_available(self) -> bool:
+        """Return True when vector search works."""
+        return self.embedder is not None
+
+    @property
+    def sections(self) -> dict[str, Section]:
+        """Return all sections by id."""
+        return self.index.sections
+
+    def _prepare(self, question: str) -> tuple[str, list[str]]:
+        if question is None or not str(question).strip():
+            raise EmptyQuestionError("the question is empty; type a question such as 续贷有什么要求？")
+        question = " ".join(str(question).split())
+        notices = []
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            question = question[:limit]
+            notices.append(self.templates.render("truncated", limit=limit))
+        return question, notices
+
+    def search(self, question: str, mode: str = "hybrid", k: int = 5) -> SearchResult:
+        """Rank sections for a question by keyword, dense or hybrid retrieval."""
+        if mode not in MODES:
+            raise PolicyKBError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        question, notices = self._prepare(question)
+        terms = expand_query(question)
+        if mode != "keyword" and not self.dense_available:
+            notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
+            mode = "keyword"
+        rankings = {}
+        span_sims: dict[str, dict[int, float]] = {}
+        if mode in ("keyword", "hybrid"):
+            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, CANDIDATES)
+        if mode in ("dense", "hybrid"):
+            vec = self.embedder.embed_queries([question])[0].tolist()
+            stores = self.index.vectors()
+            sec = stores.query(vec, CANDIDATES)
+            spans = stores.query(vec, CANDIDATES * 3, spans=True)
+            rankings["dense"] = dense_ranking(sec, spans, CANDIDATES)
+            for span_id, sim in spans:
+                sid, j = span_id.rsplit(":", 1)
+                span_sims.setdefault(sid, {})[int(j)] = sim
+        if mode == "hybrid":
+            hits = fuse(rankings, FUSION_WEIGHTS, limit=max(k, 3))
+        else:
+            hits = single(mode, rankings[mode], limit=max(k, 3))
+        distinct = list(dict.fromkeys(terms))
+        matched = {h.section_id: matched_terms(distinct, self._tokens.get(h.section_id, ())) for h in hits}
+        return SearchResult(question, mode, tuple(hits[:k]) if k else tuple(hits), tuple(distinct),
+                            matched, span_sims, tuple(notices))
+
+    def evidence(self, result: SearchResult) -> Evidence:
+        """Summarise the top hit's support for the abstention decision."""
+        if not result.hits:
+            return Evidence(None if result.mode == "keyword" else 0.0, 0.0, 0.0)
+        top = result.hits[0]
+        dense = None
+        if result.mode != "keyword":
+            dense = top.scores.get("dense", 0.0)
+        own_terms = list(dict.fromkeys(tokenize(result.question))) or list(result.terms)
+        cov = coverage(own_terms, self._tokens.get(top.section_id, ()), self._idf)
+        if not any(t for t in tokenize(result.question) if not t.isascii()):
+            cov = coverage(list(result.terms), self._tokens.get(top.section_id, ()), self._idf)
+        return Evidence(dense, cov, top.scores.get("keyword", 0.0))
+
+    def ask(self, question: str, mode: str = "hybrid") -> Answer:
+        """Answer a question with verbatim quotes and memo-ready citations, or abstain."""
+        result = self.search(question, mode=mode, k=5)
+        ranked = [(self.sections[h.section_id], h.score, result.span_sims.get(h.section_id, {}))
+                  for h in result.hits]
+        return compose_answer(result.question, result.mode, ranked, list(result.terms),
+                              self.evidence(result), self.docs, self.index.references, self.templates,
+                              result.notices)
+
+    def section(self, section_no: str, doc_id: str | None = None) -> Section:
+        """Return one section by its number (and document, when there are several)."""
+        if "#" in section_no and doc_id is None:
+            doc_id, section_no = section_no.split("#", 1)
+        section_no = section_no.strip().rstrip("、.．")
+        candidates = [s for s in self.sections.values()
+                      if s.section_no == section_no and (doc_id is None or s.doc_id == doc_id)]
+        if not candidates:
+            raise NotFoundError(f"no section {section_no!r}" + (f" in {doc_id}" if doc_id else "")
+                                + "; `policykb docs` lists documents, `policykb search` finds sections")
+        if len(candidates) > 1:
+            raise NotFoundError(f"section {section_no!r} exists in several documents "
+                                f"({', '.join(s.doc_id for s in candidates)}); add --doc DOC_ID")
+        return candidates[0]

@@ -1,0 +1,422 @@
+"""Chroma + BM25 build/load, the index manifest, freshness checks and the index lock.
+
+index/ layout: manifest.json (what built the index and from which documents),
+bm25/ (bm25s matrices over jieba tokens of each section), chroma/ (two Chroma
+collections: one vector per section, one per sentence span). In server mode
+the collections live in the Chroma server and index/ keeps the rest.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from policykb.chunk import CHUNKER_VERSION
+from policykb.config import Settings
+from policykb.corpus import Reference, load_documents, load_references
+from policykb.errors import (IndexCorruptError, IndexLockedError, IndexMismatchError,
+                             IndexMissingError, PolicyKBError, VectorStoreUnavailableError)
+from policykb.parse import Document, Section
+from policykb.tokenize import dictionary_hash, tokenize
+
+INDEX_FORMAT = 1
+SECTIONS, SPANS = "policykb_sections", "policykb_spans"
+REBUILD_HINT = "run `policykb ingest --rebuild`"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest changed, and how long it took."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    sections: int = 0
+    spans: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Return True when the ingest wrote anything."""
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class LoadedIndex:
+    """An index ready for queries: documents, sections, BM25 and (lazily) vectors."""
+
+    settings: Settings
+    manifest: dict
+    documents: list[Document]
+    references: list[Reference]
+    sections: dict[str, Section]
+    section_ids: list[str]
+    bm25: Any
+    _vectors: Any = field(default=None, repr=False)
+
+    def vectors(self) -> "VectorStores":
+        """Return the Chroma collections, opening them on first use."""
+        if self._vectors is None:
+            self._vectors = VectorStores.open(self.settings)
+            self._vectors.check_counts(self.manifest)
+        return self._vectors
+
+
+def doc_fingerprint(doc: Document) -> str:
+    """Return a hash of everything that decides a document's chunks and metadata."""
+    payload = json.dumps([doc.content_hash, doc.title, doc.doc_number, doc.issuer, doc.date,
+                          doc.status, doc.effective_date, doc.superseded_by, CHUNKER_VERSION],
+                         ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def build_settings_fingerprint(settings: Settings, dim: int | None = None) -> dict:
+    """Return the settings that an index must have been built with to be usable."""
+    out = {"format": INDEX_FORMAT, "embed_backend": settings.embed_backend,
+           "embed_model": settings.embed_model, "chunker": CHUNKER_VERSION,
+           "tokenizer": "jieba-search", "dictionary": dictionary_hash()}
+    if dim is not None:
+        out["dim"] = dim
+    return out
+
+
+def read_index_manifest(index_dir: Path) -> dict | None:
+    """Return index/manifest.json, None when there is no index, or raise IndexCorruptError."""
+    path = index_dir / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["build"]["embed_model"], data["documents"], data["section_ids"]  # noqa: B018
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is damaged ({exc.__class__.__name__}); {REBUILD_HINT}") from exc
+    return data
+
+
+def check_compatible(manifest: dict, settings: Settings) -> None:
+    """Refuse an index built with another embedding model, tokenizer or chunker."""
+    built = manifest["build"]
+    want = build_settings_fingerprint(settings)
+    if (built.get("embed_backend"), built.get("embed_model")) != (want["embed_backend"], want["embed_model"]):
+        raise IndexMismatchError(
+            f"{settings.index_dir} was built with {built.get('embed_backend')}:{built.get('embed_model')} "
+            f"but the settings ask for {want['embed_backend']}:{want['embed_model']}; vectors of two models "
+            f"cannot be mixed: {REBUILD_HINT} (or restore POLICYKB_EMBED_BACKEND/POLICYKB_EMBED_MODEL)")
+    for key in ("format", "chunker", "tokenizer", "dictionary"):
+        if built.get(key) != want[key]:
+            raise IndexMismatchError(f"{settings.index_dir} was built with another {key} "
+                                     f"({built.get(key)} ≠ {want[key]}); {REBUILD_HINT}")
+
+
+@contextlib.contextmanager
+def index_lock(settings: Settings) -> Iterator[None]:
+    """Hold the index's write lock; a second writer waits up to lock_timeout, then fails."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.index_dir / ".lock"
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + settings.lock_timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another policykb process is writing {settings.index_dir} "
+                        f"(waited {settings.lock_timeout:.0f} s); try again when it has finished") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class VectorStores:
+    """The two Chroma collections (sections, spans) behind llama-index ChromaVectorStores."""
+
+    def __init__(self, client: Any, sections: Any, spans: Any) -> None:
+        self.client = client
+        self.sections = sections
+        self.spans = spans
+
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
+        """Connect to the persistent store under index/ or to the Chroma server."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+        try:
+            if settings.uses_chroma_server:
+                client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                             settings=chroma_settings)
+                client.heartbeat()
+            else:
+                path = settings.index_dir / "chroma"
+                if not create and not path.exists():
+                    raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}")
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            stores = []
+            for name in (SECTIONS, SPANS):
+                if create:
+                    col = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
+                else:
+                    col = client.get_collection(name)
+                stores.append(ChromaVectorStore(chroma_collection=col))
+        except PolicyKBError:
+            raise
+        except Exception as exc:  # chromadb raises many types for an unreachable or damaged store
+            where = (f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+                     if settings.uses_chroma_server else f"{settings.index_dir / 'chroma'}")
+            if settings.uses_chroma_server and not isinstance(exc, (ValueError, KeyError)):
+                raise VectorStoreUnavailableError(f"cannot reach {where}: {exc}") from exc
+            raise IndexCorruptError(f"cannot open {where} ({exc.__class__.__name__}: {exc}); "
+                                    f"{REBUILD_HINT}") from exc
+        return cls(client, *stores)
+
+    def counts(self) -> tuple[int, int]:
+        """Return the number of section and span vectors stored."""
+        return self.sections.client.count(), self.spans.client.count()
+
+    def check_counts(self, manifest: dict) -> None:
+        """Raise IndexCorruptError when the store does not hold what the manifest says."""
+        try:
+            counts = self.counts()
+        except Exception as exc:
+            raise IndexCorruptError(f"the vector store cannot be read ({exc}); {REBUILD_HINT}") from exc
+        want = (manifest["counts"]["sections"], manifest["counts"]["spans"])
+        if counts != want:
+            raise IndexCorruptError(f"the vector store holds {counts[0]} sections and {counts[1]} spans "
+                                    f"but the manifest lists {want[0]} and {want[1]}; {REBUILD_HINT}")
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete every vector of one document."""
+        self.sections.delete(ref_doc_id=doc_id)
+        self.spans.delete(ref_doc_id=doc_id)
+
+    def add_document(self, doc: Document, section_vecs: Any, span_vecs: Any) -> None:
+        """Add a document's section and span vectors (ids are readable: doc#section and doc#section:n)."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.doc_id)}
+        nodes, span_nodes = [], []
+        k = 0
+        for i, sec in enumerate(doc.sections):
+            nodes.append(TextNode(id_=sec.id, text=sec.display, embedding=section_vecs[i].tolist(),
+                                  metadata={"doc_id": doc.doc_id, "section_no": sec.section_no},
+                                  relationships=source))
+            for j, span in enumerate(sec.spans):
+                span_nodes.append(TextNode(id_=f"{sec.id}:{j}", text=span.text,
+                                           embedding=span_vecs[k].tolist(),
+                                           metadata={"doc_id": doc.doc_id, "section_id": sec.id},
+                                           relationships=source))
+                k += 1
+        if nodes:
+            self.sections.add(nodes)
+        if span_nodes:
+            self.spans.add(span_nodes)
+
+    def query(self, vector: list[float], k: int, spans: bool = False) -> list[tuple[str, float]]:
+        """Return (node id, cosine similarity) pairs, best first."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        store = self.spans if spans else self.sections
+        result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=k))
+        # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cos.
+        return [(i, 1.0 + math.log(max(s, 1e-12))) for i, s in zip(result.ids, result.similarities)]
+
+
+def _embed_texts(embedder: Any, texts: list[str], progress: Callable[[int], None] | None) -> Any:
+    import numpy as np
+    out = []
+    for start in range(0, len(texts), 8):
+        batch = texts[start:start + 8]
+        out.append(embedder.embed_passages(batch))
+        if progress:
+            progress(len(batch))
+    return np.concatenate(out) if out else np.zeros((0, embedder.dim), dtype="float32")
+
+
+def _section_passage(sec: Section, doc: Document) -> str:
+    """Return the text embedded for a section: chapter context, title line and body."""
+    context = f"{sec.chapter} " if sec.chapter else ""
+    return f"{doc.title} {context}{sec.heading}{sec.text}"
+
+
+def _write_bm25(index_dir: Path, documents: list[Document]) -> list[str]:
+    import bm25s
+    ids, tokens = [], []
+    for doc in documents:
+        for sec in doc.sections:
+            ids.append(sec.id)
+            context = f"{sec.chapter} " if sec.chapter else ""
+            tokens.append(tokenize(context + sec.text) or ["∅"])
+    target = index_dir / "bm25"
+    tmp = index_dir / "bm25.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model = bm25s.BM25()
+    model.index(tokens, show_progress=False)
+    model.save(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return ids
+
+
+def _reset_store(settings: Settings) -> None:
+    """Remove every vector and index file (for --rebuild or a damaged index)."""
+    if settings.uses_chroma_server:
+        stores = VectorStores.open(settings, create=True)
+        for name in (SECTIONS, SPANS):
+            stores.client.delete_collection(name)
+    else:
+        with contextlib.suppress(Exception):
+            from chromadb.api.shared_system_client import SharedSystemClient
+            SharedSystemClient.clear_system_cache()
+        shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+    shutil.rmtree(settings.index_dir / "bm25", ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        (settings.index_dir / "manifest.json").unlink()
+
+
+def plan_ingest(settings: Settings, documents: list[Document], manifest: dict | None) -> dict[str, list[str]]:
+    """Compare the corpus with the index manifest: which documents to add, update, remove, keep."""
+    old = (manifest or {}).get("documents", {})
+    plan: dict[str, list[str]] = {"added": [], "updated": [], "removed": [], "unchanged": []}
+    current = {d.doc_id: d for d in documents}
+    for doc_id, doc in current.items():
+        if doc_id not in old:
+            plan["added"].append(doc_id)
+        elif old[doc_id]["fingerprint"] != doc_fingerprint(doc):
+            plan["updated"].append(doc_id)
+        else:
+            plan["unchanged"].append(doc_id)
+    plan["removed"] = [d for d in old if d not in current]
+    return plan
+
+
+def ingest(settings: Settings, rebuild: bool = False,
+           progress: Callable[[int, int], Callable[[int], None]] | None = None,
+           embedder: Any = None) -> IngestReport:
+    """Build or refresh the index; unchanged documents are never re-embedded.
+
+    Args:
+        progress: called with (total passages to embed, ...) and returns a per-batch
+            callback; the CLI passes a progress bar.
+        embedder: an already loaded PolicyEmbedding to reuse.
+    """
+    started = time.perf_counter()
+    documents = load_documents(settings.corpus_dir)
+    with index_lock(settings):
+        try:
+            manifest = None if rebuild else read_index_manifest(settings.index_dir)
+        except IndexCorruptError:
+            raise
+        if manifest is not None:
+            check_compatible(manifest, settings)
+        plan = plan_ingest(settings, documents, manifest)
+        if manifest is not None and not (plan["added"] or plan["updated"] or plan["removed"]):
+            return IngestReport(unchanged=tuple(plan["unchanged"]),
+                                sections=manifest["counts"]["sections"], spans=manifest["counts"]["spans"],
+                                seconds=time.perf_counter() - started)
+        if manifest is None:
+            _reset_store(settings)
+        if embedder is None:
+            from policykb.embed import create_embedding
+            embedder = create_embedding(settings)
+        stores = VectorStores.open(settings, create=True)
+        if manifest is not None:
+            stores.check_counts(manifest)
+        by_id = {d.doc_id: d for d in documents}
+        todo = [by_id[i] for i in plan["added"] + plan["updated"]]
+        total = sum(len(d.sections) + sum(len(s.spans) for s in d.sections) for d in todo)
+        tick = progress(total) if progress else None
+        entries = dict((manifest or {}).get("documents", {}))
+        for doc_id in plan["removed"] + plan["updated"]:
+            stores.delete_document(doc_id)
+            entries.pop(doc_id, None)
+        for doc in todo:
+            sec_vecs = _embed_texts(embedder, [_section_passage(s, doc) for s in doc.sections], tick)
+            span_vecs = _embed_texts(embedder, [sp.text for s in doc.sections for sp in s.spans], tick)
+            stores.delete_document(doc.doc_id)
+            stores.add_document(doc, sec_vecs, span_vecs)
+            entries[doc.doc_id] = {"fingerprint": doc_fingerprint(doc), "source": doc.source,
+                                   "sections": len(doc.sections),
+                                   "spans": sum(len(s.spans) for s in doc.sections)}
+        entries = {d.doc_id: entries[d.doc_id] for d in documents}
+        section_ids = _write_bm25(settings.index_dir, documents)
+        counts = {"documents": len(documents), "sections": len(section_ids),
+                  "spans": sum(e["spans"] for e in entries.values())}
+        new_manifest = {"build": build_settings_fingerprint(settings, embedder.dim),
+                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "chroma": (f"{settings.chroma_host}:{settings.chroma_port}"
+                                   if settings.uses_chroma_server else "index/chroma"),
+                        "documents": entries, "counts": counts, "section_ids": section_ids}
+        stores.check_counts(new_manifest)
+        tmp = settings.index_dir / "manifest.json.tmp"
+        tmp.write_text(json.dumps(new_manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, settings.index_dir / "manifest.json")
+    return IngestReport(tuple(plan["added"]), tuple(plan["updated"]), tuple(plan["removed"]),
+                        tuple(plan["unchanged"]), counts["sections"], counts["spans"],
+                        time.perf_counter() - started)
+
+
+def stale_documents(settings: Settings, documents: list[Document], manifest: dict) -> list[str]:
+    """Return the doc ids whose corpus text differs from what the index holds."""
+    plan = plan_ingest(settings, documents, manifest)
+    return plan["added"] + plan["updated"] + plan["removed"]
+
+
+def load_index(settings: Settings, auto_ingest: bool = True,
+               on_ingest: Callable[[str], None] | None = None) -> LoadedIndex:
+    """Open the index for queries; build or refresh it first when missing or stale.
+
+    Args:
+        auto_ingest: when False, a missing or stale index raises instead of being built.
+        on_ingest: told why an automatic ingest runs (for a notice to the user).
+    """
+    import bm25s
+
+    documents = load_documents(settings.corpus_dir)
+    manifest = read_index_manifest(settings.index_dir)
+    reason = ""
+    if manifest is None:
+        reason = f"no index in {settings.index_dir}; building it"
+    else:
+        check_compatible(manifest, settings)
+        stale = stale_documents(settings, documents, manifest)
+        if stale:
+            reason = f"corpus changed ({', '.join(stale)}); refreshing the index"
+    if reason:
+        if not auto_ingest:
+            if manifest is None:
+                raise IndexMissingError(f"no index in {settings.index_dir}; run `policykb ingest`")
+            raise IndexCorruptError(f"the index is out of date ({reason}); run `policykb ingest`")
+        if on_ingest:
+            on_ingest(reason)
+        ingest(settings)
+        manifest = read_index_manifest(settings.index_dir)
+        assert manifest is not None
+    try:
+        bm25 = bm25s.BM25.load(str(settings.index_dir / "bm25"))
+        n_docs = int(bm25.scores["num_docs"])
+    except Exception as exc:  # bm25s raises FileNotFoundError, ValueError, KeyError…
+        raise IndexCorruptError(f"{settings.index_dir / 'bm25'} is damaged or missing "
+                                f"({exc.__class__.__name__}); {REBUILD_HINT}") from exc
+    if n_docs != len(manifest["section_ids"]):
+        raise IndexCorruptError(f"the BM25 index holds {n_docs} sections but the manifest lists "
+                                f"{len(manifest['section_ids'])}; {REBUILD_HINT}")
+    sections = {s.id: s for d in documents for s in d.sections}
+    if set(manifest["section_ids"]) != set(sections):
+        raise IndexCorruptError(f"the index lists other sections than the corpus; {REBUILD_HINT}")
+    return LoadedIndex(settings, manifest, documents, load_references(settings.corpus_dir, documents),
+                       sections, list(manifest["section_ids"]), bm25)

@@ -1,0 +1,96 @@
+"""The single jieba tokenizer (+ policy user dictionary), used at index AND query time."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+
+DATA = resources.files("policykb") / "data"
+WORD_RE = re.compile(r"[a-z0-9][a-z0-9.\-]*|[\u4e00-\u9fff]+")
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    words = []
+    for line in (DATA / "stopwords.txt").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            words.extend(line.split())
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def glossary() -> dict[str, tuple[str, ...]]:
+    """Return the bilingual glossary: lower-case term → policy terms to add to the query."""
+    out: dict[str, tuple[str, ...]] = {}
+    for line in (DATA / "glossary.tsv").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "\t" not in line:
+            continue
+        term, expansion = line.split("\t", 1)
+        out[term.strip().lower()] = tuple(expansion.split())
+    return out
+
+
+def dictionary_hash() -> str:
+    """Return a hash of the user dictionary, stopwords and glossary, recorded in the index manifest."""
+    h = hashlib.sha256()
+    for name in ("userdict.txt", "stopwords.txt", "glossary.tsv"):
+        h.update((DATA / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    # jieba's default dictionary splits 续贷 into 续/贷 and 纾困融资 into 纾困/融资,
+    # so policy terms are added from the user dictionary.
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    with resources.as_file(DATA / "userdict.txt") as path:
+        tk.load_userdict(str(path))
+    return tk
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into lower-case search tokens (jieba search mode), without stopwords."""
+    tk = _jieba()
+    stop = _stopwords()
+    tokens: list[str] = []
+    with _LOCK:  # jieba's Tokenizer initialises lazily and is not thread-safe on first use
+        for chunk in WORD_RE.findall(text.lower()):
+            if chunk[0].isascii():
+                if chunk not in stop:
+                    tokens.append(chunk)
+                continue
+            for word in tk.cut_for_search(chunk, HMM=True):
+                if len(word) > 1 and word not in stop:
+                    tokens.append(word)
+    return [t for t in tokens if t not in stop]
+
+
+def expand_query(text: str) -> list[str]:
+    """Tokenize a question and add the glossary's policy terms for English or colloquial words."""
+    tokens = tokenize(text)
+    lowered = text.lower()
+    extra: list[str] = []
+    for term, expansion in glossary().items():
+        if term.isascii():
+            if re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered):
+                extra.extend(expansion)
+        elif term in text:
+            extra.extend(expansion)
+    for term in extra:
+        tokens.extend(t for t in tokenize(term) if t not in tokens)
+    return tokens
+
+
+def query_terms(text: str) -> list[str]:
+    """Return the distinct query tokens in order, for display and coverage checks."""
+    seen: list[str] = []
+    for t in expand_query(text):
+        if t not in seen:
+            seen.append(t)
+    return seen

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real notice, real jieba, real Chroma and the real bundled model, in tmp dirs."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from policykb.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NOTICE_ID = "hu-yinbaojian-2023-24"
+
+
+def make_settings(corpus_dir: Path, index_dir: Path, **overrides) -> Settings:
+    """Return Settings for a tmp corpus and index, ignoring the caller's POLICYKB_* variables."""
+    return load_settings({"corpus_dir": corpus_dir, "index_dir": index_dir, **overrides}, environ={})
+
+
+def copy_corpus(target: Path) -> Path:
+    """Copy the repository's corpus/ to target and return it."""
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's POLICYKB_* variables out of the tests."""
+    import os
+    for key in list(os.environ):
+        if key.startswith("POLICYKB_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path: Path) -> Settings:
+    """Settings over a private copy of the corpus and an empty index dir (per test)."""
+    return make_settings(copy_corpus(tmp_path / "corpus"), tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over a corpus copy whose index is built once per session (do not modify it)."""
+    base = tmp_path_factory.mktemp("kb")
+    settings = make_settings(copy_corpus(base / "corpus"), base / "index")
+    from policykb.store import ingest
+    ingest(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def kb(built_settings: Settings):
+    """A KnowledgeBase over the session's built index, with dense retrieval on."""
+    from policykb.kb import KnowledgeBase
+    return KnowledgeBase.open(built_settings)
