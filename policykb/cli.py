@@ -152,6 +152,44 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add or replace one document and print what was found in it."""
+    from dataclasses import asdict
+    from policykb.manage import add_document
+    meta = {k: getattr(args, k) for k in ("title", "doc_number", "issuer", "date", "effective_date",
+                                           "status", "superseded_by")}
+    report = add_document(settings, args.file, args.doc_id, progress=_progress, **meta)
+    if args.json:
+        _print_json({**asdict(report), "sections": report.sections})
+        return 0
+    nos = report.section_nos
+    span = f"（{nos[0]} … {nos[-1]}）" if len(nos) > 1 else (f"（{nos[0]}）" if nos else "")
+    print(f"{'已替换 replaced' if report.replaced else '已收录 added'} {report.doc_id} → "
+          f"{settings.corpus_dir / report.source}")
+    print(f"  标题 title：{report.title}")
+    print(f"  文号 doc number：{report.doc_number or '（未识别，可用 --doc-number 指定）'}")
+    print(f"  发文机关 issuer：{report.issuer or '—'}    日期 date：{report.date or '—'}")
+    print(f"  条款 sections：{report.sections} 节{span}")
+    if report.chapters:
+        print(f"  章节 chapters：{'、'.join(report.chapters)}")
+    for title in report.resolves:
+        print(f"  引用已关联 reference resolved：《{title}》")
+    for title in report.unresolved:
+        print(f"  引用未收录 referenced-only：《{title}》")
+    ing = report.ingest
+    print(f"  索引 index：共 {ing.sections} 节 sections、{ing.spans} 句 spans（{ing.seconds:.1f} s）")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove one document from the corpus and the index."""
+    from policykb.manage import remove_document
+    report = remove_document(settings, args.doc_id, progress=_progress)
+    print(f"已删除 removed {report.doc_id}《{report.title}》：{report.sections} 节 sections 及其向量和关键词索引；"
+          f"索引现有 {report.ingest.sections} 节、{report.ingest.spans} 句")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.evaluate import run_eval, write_report
     report = run_eval(settings, args.file, baselines=not args.no_baselines)
@@ -162,6 +200,34 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from policykb.evaluate import format_table
         print(format_table(report))
+    return 0
+
+
+def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a training quiz drawn from the corpus documents; needs no index."""
+    from policykb.corpus import load_documents
+    from policykb.quiz import KIND_LABELS, generate_quiz
+    quiz = generate_quiz(load_documents(settings.corpus_dir), n=args.n, seed=args.seed,
+                         section=args.section, doc_id=args.doc)
+    for notice in quiz.notices:
+        sys.stderr.write(f"提示：{notice}\n")
+    if args.json:
+        _print_json(quiz.to_list())
+        return 0
+    letters = "ABCDEFGHIJ"
+    print(f"培训测验 {len(quiz.items)} 题（种子 {quiz.seed}；同一种子总是出同一套题）\n")
+    for i, item in enumerate(quiz.items, start=1):
+        print(f"{i}. [{KIND_LABELS[item.kind]}] {item.question}")
+        for letter, choice in zip(letters, item.choices):
+            print(f"   {letter}. {choice}")
+        if item.kind == "true_false":
+            print("   （对 / 错）")
+    print("\n答案与出处")
+    for i, item in enumerate(quiz.items, start=1):
+        answer = item.answer
+        if item.answer in item.choices:
+            answer = f"{letters[item.choices.index(item.answer)]}. {answer}"
+        print(f"{i}. {answer}\n   出处：{item.cite}\n   原文：{item.explanation}")
     return 0
 
 
@@ -204,6 +270,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="输出 JSON")
     p.set_defaults(func=cmd_docs)
 
+    p = sub.add_parser("add", help="收录或替换一份文件并建立索引 add or replace a document",
+                       description="收录 .txt .md（UTF-8/GBK）.docx .pdf（须有文字层）.html 文件：复制到文件目录、"
+                       "写入 manifest.toml 并建立索引。标题、文号、日期从文件中识别，参数可覆盖。"
+                       "同一 doc_id 再次收录即替换旧版本（旧条款全部删除）。")
+    p.add_argument("file", help="文件路径 path of the file")
+    p.add_argument("--doc-id", help="文件编号 doc_id (default: from the 文号, e.g. shi-yin-hu-2024-7, or the file name)")
+    p.add_argument("--title", help="标题 title (default: the title line of the document)")
+    p.add_argument("--doc-number", help="文号, e.g. 示银沪发〔2024〕7号 (default: found in the document)")
+    p.add_argument("--issuer", help="发文机关 issuer (default: the signature line)")
+    p.add_argument("--date", help="成文日期 YYYY-MM-DD (default: the date line)")
+    p.add_argument("--effective-date", help="施行日期 YYYY-MM-DD")
+    p.add_argument("--status", choices=("现行有效", "已废止", "已被替代"), help="效力状态 (default 现行有效)")
+    p.add_argument("--superseded-by", help="被哪份文件替代 the doc_id or title that replaces it")
+    p.add_argument("--json", action="store_true", help="输出 JSON")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="删除一份文件及其全部索引 remove a document and its index entries")
+    p.add_argument("doc_id", help="文件编号 doc_id (see `policykb docs`)")
+    p.set_defaults(func=cmd_remove)
+
     p = sub.add_parser("eval", help="评测：各检索模式与基线的命中率等 evaluate modes and baselines")
     p.add_argument("file", help="问题集 question set, e.g. eval/questions.jsonl")
     p.add_argument("--json", action="store_true", help="输出 JSON")
@@ -211,7 +297,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="不写 report.md 和图表")
     p.add_argument("--no-baselines", action="store_true", help="跳过基线 skip the baselines")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("quiz", help="培训测验：由条款生成题目 training quiz generated from the clauses")
+    p.add_argument("--n", type=int, default=10, help="题目数量 number of items (default 10; at most 200)")
+    p.add_argument("--seed", type=int, default=0, help="随机种子，同一种子出同一套题 (default 0)")
+    p.add_argument("--section", help="只考这一条 only this section, e.g. 二, 第三条, preamble, closing")
+    p.add_argument("--doc", help="只考这份文件 only this doc_id")
+    p.add_argument("--json", action="store_true", help="输出 JSON 列表")
+    p.set_defaults(func=cmd_quiz)
+
+    p = sub.add_parser("serve", help="启动网页问答（Gradio）start the chat app in the browser")
+    p.add_argument("--host", help="监听地址 address to bind (POLICYKB_HOST, default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, help="端口 port (POLICYKB_PORT, default 7860)")
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the chat app until Ctrl+C (the same app as `python app.py`)."""
+    from policykb.ui import launch
+    print(f"政策知识库 policykb: http://{settings.host}:{settings.port}/  （Ctrl+C 停止 stop）", flush=True)
+    try:
+        launch(settings, on_ingest=lambda why: sys.stderr.write(f"提示：{why}\n"))
+    except OSError as exc:  # the port is taken or the address cannot be bound
+        _err(f"无法在 {settings.host}:{settings.port} 启动 cannot listen ({exc}); try --port N")
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ class Settings:
     chroma_host: str = ""
     chroma_port: int = 0
     max_question_chars: int = 500
+    abstain_dense: float = 0.0
     max_file_mb: int = 20
     top_k: int = 5
     host: str = "127.0.0.1"

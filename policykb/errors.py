@@ -31,6 +31,10 @@ class DocumentError(PolicyKBError):
     """A source document cannot be read, decoded or parsed."""
 
 
+class DuplicateDocumentError(DocumentError):
+    """The file is already in the corpus, or its doc_id belongs to another document."""
+
+
 class IndexMissingError(PolicyKBError):
     """No index has been built yet."""
 
@@ -57,3 +61,9 @@ class VectorStoreUnavailableError(PolicyKBError):
 
 class NotFoundError(PolicyKBError):
     """A document or section id does not exist."""
+
+
+class QuizError(PolicyKBError):
+    """A quiz cannot be made as asked (too few items, or nothing to ask about)."""
+
+    exit_code = 2

@@ -5,13 +5,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from policykb.answer import Answer, Evidence, Templates, compose_answer, coverage
+from policykb.answer import DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage
 from policykb.config import MODES, Settings
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index
-from policykb.tokenize import expand_query, tokenize
+from policykb.tokenize import expand_query, glossary_terms, tokenize
 
 CANDIDATES = 20
 FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
@@ -39,6 +39,16 @@ class SearchResult:
                           "score": h.score, "scores": h.scores, "ranks": h.ranks,
                           "matched_terms": self.matched.get(h.section_id, [])}
                          for h in self.hits]}
+
+
+def dense_query(question: str) -> str:
+    """Return the text embedded for a question: the question plus the glossary's policy terms.
+
+    The terms pull English and colloquial questions towards the wording of the
+    clauses; without any, the question is embedded as asked.
+    """
+    terms = glossary_terms(question)
+    return f"{question}（{'、'.join(terms)}）" if terms else question
 
 
 class KnowledgeBase:
@@ -113,7 +123,7 @@ class KnowledgeBase:
         if mode in ("keyword", "hybrid"):
             rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, CANDIDATES)
         if mode in ("dense", "hybrid"):
-            vec = self.embedder.embed_queries([question])[0].tolist()
+            vec = self.embedder.embed_queries([dense_query(question)])[0].tolist()
             stores = self.index.vectors()
             sec = stores.query(vec, CANDIDATES)
             spans = stores.query(vec, CANDIDATES * 3, spans=True)
@@ -135,14 +145,17 @@ class KnowledgeBase:
         if not result.hits:
             return Evidence(None if result.mode == "keyword" else 0.0, 0.0, 0.0)
         top = result.hits[0]
-        dense = None
-        if result.mode != "keyword":
-            dense = top.scores.get("dense", 0.0)
-        own_terms = list(dict.fromkeys(tokenize(result.question))) or list(result.terms)
-        cov = coverage(own_terms, self._tokens.get(top.section_id, ()), self._idf)
-        if not any(t for t in tokenize(result.question) if not t.isascii()):
-            cov = coverage(list(result.terms), self._tokens.get(top.section_id, ()), self._idf)
-        return Evidence(dense, cov, top.scores.get("keyword", 0.0))
+        dense = None if result.mode == "keyword" else top.scores.get("dense", 0.0)
+        cov = coverage(list(result.terms), self._tokens.get(top.section_id, ()), self._idf)
+        return Evidence(dense, cov, top.scores.get("keyword", 0.0), self.dense_threshold)
+
+    @property
+    def dense_threshold(self) -> float:
+        """Return the cosine above which dense evidence alone answers (2.0 = never)."""
+        if self.settings.abstain_dense > 0:
+            return self.settings.abstain_dense
+        model = f"{self.settings.embed_backend}:{self.settings.embed_model}"
+        return DENSE_THRESHOLDS.get(model, 2.0)
 
     def ask(self, question: str, mode: str = "hybrid") -> Answer:
         """Answer a question with verbatim quotes and memo-ready citations, or abstain."""

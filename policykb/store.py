@@ -111,7 +111,7 @@ def check_compatible(manifest: dict, settings: Settings) -> None:
             f"{settings.index_dir} was built with {built.get('embed_backend')}:{built.get('embed_model')} "
             f"but the settings ask for {want['embed_backend']}:{want['embed_model']}; vectors of two models "
             f"cannot be mixed: {REBUILD_HINT} (or restore POLICYKB_EMBED_BACKEND/POLICYKB_EMBED_MODEL)")
-    for key in ("format", "chunker", "tokenizer", "dictionary"):
+    for key in ("format", "chunker", "tokenizer"):
         if built.get(key) != want[key]:
             raise IndexMismatchError(f"{settings.index_dir} was built with another {key} "
                                      f"({built.get(key)} ≠ {want[key]}); {REBUILD_HINT}")
@@ -301,22 +301,27 @@ def plan_ingest(settings: Settings, documents: list[Document], manifest: dict | 
         else:
             plan["unchanged"].append(doc_id)
     plan["removed"] = [d for d in old if d not in current]
+    # A changed user dictionary or stopword list changes the BM25 tokens but not the vectors.
+    if manifest is not None and manifest["build"].get("dictionary") != dictionary_hash():
+        plan["retokenize"] = ["*"]
     return plan
 
 
 def ingest(settings: Settings, rebuild: bool = False,
            progress: Callable[[int, int], Callable[[int], None]] | None = None,
-           embedder: Any = None) -> IngestReport:
+           embedder: Any = None, locked: bool = False) -> IngestReport:
     """Build or refresh the index; unchanged documents are never re-embedded.
 
     Args:
         progress: called with (total passages to embed, ...) and returns a per-batch
             callback; the CLI passes a progress bar.
         embedder: an already loaded PolicyEmbedding to reuse.
+        locked: the caller already holds index_lock (policykb add/remove hold it across
+            the corpus change and the ingest; a second flock in one process would block).
     """
     started = time.perf_counter()
     documents = load_documents(settings.corpus_dir)
-    with index_lock(settings):
+    with (contextlib.nullcontext() if locked else index_lock(settings)):
         try:
             manifest = None if rebuild else read_index_manifest(settings.index_dir)
         except IndexCorruptError:
@@ -324,7 +329,8 @@ def ingest(settings: Settings, rebuild: bool = False,
         if manifest is not None:
             check_compatible(manifest, settings)
         plan = plan_ingest(settings, documents, manifest)
-        if manifest is not None and not (plan["added"] or plan["updated"] or plan["removed"]):
+        if manifest is not None and not (plan["added"] or plan["updated"] or plan["removed"]
+                                         or plan.get("retokenize")):
             return IngestReport(unchanged=tuple(plan["unchanged"]),
                                 sections=manifest["counts"]["sections"], spans=manifest["counts"]["spans"],
                                 seconds=time.perf_counter() - started)
@@ -373,7 +379,7 @@ def ingest(settings: Settings, rebuild: bool = False,
 def stale_documents(settings: Settings, documents: list[Document], manifest: dict) -> list[str]:
     """Return the doc ids whose corpus text differs from what the index holds."""
     plan = plan_ingest(settings, documents, manifest)
-    return plan["added"] + plan["updated"] + plan["removed"]
+    return plan["added"] + plan["updated"] + plan["removed"] + plan.get("retokenize", [])
 
 
 def load_index(settings: Settings, auto_ingest: bool = True,

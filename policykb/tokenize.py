@@ -35,9 +35,12 @@ def glossary() -> dict[str, tuple[str, ...]]:
 
 
 def dictionary_hash() -> str:
-    """Return a hash of the user dictionary, stopwords and glossary, recorded in the index manifest."""
+    """Return a hash of what decides document tokens (user dictionary, stopwords) for the manifest.
+
+    The glossary only expands questions, so editing it needs no re-index.
+    """
     h = hashlib.sha256()
-    for name in ("userdict.txt", "stopwords.txt", "glossary.tsv"):
+    for name in ("userdict.txt", "stopwords.txt"):
         h.update((DATA / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -71,18 +74,24 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t not in stop]
 
 
-def expand_query(text: str) -> list[str]:
-    """Tokenize a question and add the glossary's policy terms for English or colloquial words."""
-    tokens = tokenize(text)
+def glossary_terms(text: str) -> list[str]:
+    """Return the policy terms the glossary adds for English or colloquial words in a question."""
     lowered = text.lower()
     extra: list[str] = []
     for term, expansion in glossary().items():
         if term.isascii():
-            if re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered):
-                extra.extend(expansion)
-        elif term in text:
-            extra.extend(expansion)
-    for term in extra:
+            hit = re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered)
+        else:
+            hit = term in text
+        if hit:
+            extra.extend(t for t in expansion if t not in extra)
+    return extra
+
+
+def expand_query(text: str) -> list[str]:
+    """Tokenize a question and add the glossary's policy terms for English or colloquial words."""
+    tokens = tokenize(text)
+    for term in glossary_terms(text):
         tokens.extend(t for t in tokenize(term) if t not in tokens)
     return tokens
 

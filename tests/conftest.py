@@ -55,3 +55,45 @@ def kb(built_settings: Settings):
     """A KnowledgeBase over the session's built index, with dense retrieval on."""
     from policykb.kb import KnowledgeBase
     return KnowledgeBase.open(built_settings)
+
+
+def free_port() -> int:
+    """Return a free TCP port on the loopback interface."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """Start a real `chroma run` server on loopback for the session; yield (host, port)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    exe = Path(sys.executable).with_name("chroma")
+    log = open(data / "server.log", "wb")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(data / "db"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                            env={**__import__("os").environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma run did not start; see {data / 'server.log'}")
+            time.sleep(0.3)
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

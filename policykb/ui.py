@@ -1,0 +1,351 @@
+"""The Gradio chat app: wiring only. Retrieval and answers come from KnowledgeBase, HTML from ui_render."""
+from __future__ import annotations
+
+import dataclasses
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+import gradio as gr
+
+from policykb.answer import format_cite
+from policykb.config import MODES, Settings
+from policykb.errors import EmptyQuestionError, PolicyKBError
+from policykb.kb import KnowledgeBase
+from policykb import ui_render as render
+
+TITLE = "政策知识库"
+MAX_TURNS = 50
+# kb.ask spends most of its time in the embedder (one call at a time) and Chroma; a few
+# concurrent requests keep both cores busy without queueing whole conversations behind one.
+CONCURRENCY = 4
+EXAMPLES = ["续贷有什么要求？", "普惠贷款余额的目标是多少？", "对暂时困难的企业能不能抽贷断贷？",
+            "What does the notice say about green finance?", "知识产权质押融资 IP pledge financing 有什么安排？"]
+MODE_CHOICES = [(f"{render.MODE_LABELS[m]} {m}", m) for m in MODES]
+EMPTY_QUESTION = "请输入问题，例如：续贷有什么要求？"
+# System fonts only: the theme must not pull web fonts, so the page works without internet.
+# Noto Sans CJK (fonts-noto-cjk) on Linux, PingFang / YaHei on staff desktops.
+SANS = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", "system-ui", "sans-serif"]
+MONO = ["Noto Sans Mono CJK SC", "Consolas", "Menlo", "monospace"]
+
+# Runs once per HTML component (gr.HTML's js_on_load): chips open the side panel through a
+# click event carrying the section id; 复制引用 buttons copy without a server round trip.
+CLICK_JS = """
+const copy = (button) => {
+  const text = button.dataset.copy || '';
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  const done = () => {
+    button.textContent = '已复制';
+    button.classList.add('pk-copied');
+    setTimeout(() => { button.textContent = label; button.classList.remove('pk-copied'); }, 1500);
+  };
+  const fallback = () => {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand('copy'); done(); } finally { area.remove(); }
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, fallback);
+  } else {
+    fallback();
+  }
+};
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('.pk-copy');
+  if (button) { copy(button); return; }
+  const chip = event.target.closest('.pk-chip');
+  if (chip) {
+    trigger('click', {section: chip.dataset.section || '', quote: chip.dataset.quote || '',
+                      cite: chip.dataset.cite || ''});
+  }
+});
+"""
+
+CSS = """
+.pk-header h1 { margin: 0; font-size: 1.6rem; }
+.pk-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); }
+.pk-turn { margin: 0 0 1.1rem; }
+.pk-q { display: flex; gap: .5rem; justify-content: flex-end; align-items: flex-start; margin-bottom: .4rem; }
+.pk-role { font-size: .8rem; color: var(--body-text-color-subdued); padding-top: .45rem; }
+.pk-bubble { background: var(--color-accent-soft); border-radius: 12px; padding: .45rem .8rem;
+  max-width: 80%; white-space: pre-wrap; overflow-wrap: anywhere; }
+.pk-a { border: 1px solid var(--border-color-primary); border-left: 4px solid var(--color-accent);
+  border-radius: 8px; padding: .6rem .8rem; background: var(--block-background-fill); }
+.pk-abstain { border-left-color: #d97706; background: rgba(217, 119, 6, .07); }
+.pk-error { border-left-color: #dc2626; background: rgba(220, 38, 38, .07); }
+.pk-abstain-badge { display: inline-block; font-weight: 700; color: #b45309; margin-bottom: .3rem; }
+.pk-intro, .pk-abstain-text { margin: 0 0 .5rem; }
+.pk-cite { border-top: 1px dashed var(--border-color-primary); padding-top: .5rem; margin-top: .5rem; }
+.pk-cite-head { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+.pk-quote { margin: .4rem 0; padding: .3rem .7rem; border-left: 3px solid var(--border-color-accent);
+  background: var(--background-fill-secondary); }
+.pk-cite-line, .pk-mode, .pk-panel-meta, .pk-chapter, .pk-hint { font-size: .82rem;
+  color: var(--body-text-color-subdued); }
+.pk-mode { margin-top: .4rem; text-align: right; }
+.pk-chip { display: inline-flex; gap: .35rem; align-items: center; border: 1px solid var(--color-accent);
+  color: var(--color-accent); background: transparent; border-radius: 999px; padding: .12rem .65rem;
+  font-size: .85rem; cursor: pointer; }
+.pk-chip:hover { background: var(--color-accent-soft); }
+.pk-chip-title { color: var(--body-text-color); }
+.pk-copy { border: 1px solid var(--border-color-primary); border-radius: 6px; background: var(--button-secondary-background-fill);
+  padding: .1rem .55rem; font-size: .8rem; cursor: pointer; }
+.pk-copied { border-color: #16a34a; color: #16a34a; }
+.pk-notice { border-radius: 6px; padding: .35rem .6rem; margin-bottom: .45rem; font-size: .88rem;
+  background: rgba(37, 99, 235, .08); border: 1px solid rgba(37, 99, 235, .3); }
+.pk-fallback { background: rgba(217, 119, 6, .1); border-color: rgba(217, 119, 6, .4); }
+.pk-related ul { margin: .3rem 0 0; padding-left: 1.1rem; }
+.pk-related li { margin: .25rem 0; }
+.pk-related-head { font-size: .88rem; color: var(--body-text-color-subdued); }
+.pk-empty { color: var(--body-text-color-subdued); padding: .8rem; }
+.pk-panel { line-height: 1.75; }
+.pk-panel-cite { font-weight: 700; margin-bottom: .3rem; }
+.pk-panel-text { margin: .6rem 0; white-space: pre-wrap; }
+.pk-heading { font-weight: 700; }
+mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 2px; }
+.pk-table { border-collapse: collapse; width: 100%; font-size: .88rem; }
+.pk-table th, .pk-table td, .pk-meta th, .pk-meta td { border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; padding: .35rem .45rem;
+  text-align: left; vertical-align: top; }
+.pk-meta { border-collapse: collapse; margin-bottom: .6rem; }
+.pk-num { text-align: right !important; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.pk-none { color: var(--body-text-color-subdued); }
+.pk-term { display: inline-block; border-radius: 4px; padding: 0 .35rem; margin: 0 .2rem .2rem 0;
+  background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.pk-term-hit { background: #fef3c7; color: #111; }
+.pk-search-head { display: grid; gap: .2rem; margin-bottom: .6rem; }
+.pk-doc h3 { margin-top: 0; }
+.pk-meta th { text-align: left; padding-right: 1rem; color: var(--body-text-color-subdued); font-weight: 400; }
+.pk-doc-sec { padding: .4rem 0; border-bottom: 1px solid var(--border-color-primary); scroll-margin-top: 1rem; }
+.pk-doc-sec h4 { margin: .2rem 0; display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+.pk-doc-sec p { margin: .2rem 0; line-height: 1.75; }
+.pk-anchor { color: var(--body-text-color-subdued); text-decoration: none; }
+.pk-status-ref { color: #b45309; }
+.pk-status-ok { color: #16a34a; }
+"""
+
+Mode = Literal["hybrid", "keyword", "dense"]
+TabBuilder = Callable[["UIContext"], None]
+
+
+@dataclass
+class UIContext:
+    """What a tab builder needs: the knowledge base, settings and the shared side panel."""
+
+    kb: KnowledgeBase
+    settings: Settings
+    labels: dict[str, str]
+    open_section: Callable[..., Any]
+    panel_outputs: list[Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def clickable(self, value: str, **kwargs: Any) -> gr.HTML:
+        """Return an HTML block whose chips open sections in the side panel and whose buttons copy."""
+        block = gr.HTML(value, js_on_load=CLICK_JS, **kwargs)
+        block.click(self.open_section, None, self.panel_outputs, api_visibility="private", queue=False)
+        return block
+
+
+def theme() -> gr.themes.Base:
+    """Return the app theme: Gradio's default look with system fonts (no web fonts)."""
+    return gr.themes.Default(primary_hue="blue", font=SANS, font_mono=MONO)
+
+
+def auth_pair(auth: str) -> tuple[str, str] | None:
+    """Split POLICYKB_AUTH=user:password into Gradio's (user, password); None when unset."""
+    if not auth:
+        return None
+    user, password = auth.split(":", 1)
+    return user, password
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Return the Blocks.launch() arguments: loopback by default, no share link, nothing external."""
+    return {"server_name": settings.host, "server_port": settings.port, "auth": auth_pair(settings.auth),
+            "auth_message": "请使用行内分配的账号登录政策知识库。", "share": False, "inbrowser": False,
+            "theme": theme(), "css": CSS, "footer_links": ["api"], "run_history": False, "ssr_mode": False,
+            "pwa": False, "mcp_server": False, "enable_monitoring": False, "show_error": False,
+            "quiet": True}
+
+
+def error_message(exc: PolicyKBError) -> str:
+    """Return the short Chinese message shown in the chat for a library error."""
+    if isinstance(exc, EmptyQuestionError):
+        return EMPTY_QUESTION
+    return f"出错了：{exc}"
+
+
+def section_labels(kb: KnowledgeBase) -> dict[str, str]:
+    """Return section id -> short label (第二条, 前言部分) from the memo-ready citations."""
+    return {s.id: render.short_cite(format_cite(doc, s), doc.title, doc.doc_number)
+            for doc in kb.docs.values() for s in doc.sections}
+
+
+def _chat_tab(ctx: UIContext) -> None:
+    kb = ctx.kb
+
+    def respond(question: str, history: list[dict] | None, mode: str):
+        history = list(history or [])
+        try:
+            answer = kb.ask(question, mode=mode).to_dict()
+            turn = {"question": answer["question"], "answer": answer}
+        except PolicyKBError as exc:
+            turn = {"question": str(question or "")[:ctx.settings.max_question_chars], "error": error_message(exc)}
+        history = (history + [turn])[-MAX_TURNS:]
+        return "", history, render.transcript_html(history), turn["question"], mode
+
+    def clear():
+        return [], render.transcript_html([])
+
+    gr.HTML(render.dense_banner_html(kb.dense_available, kb.dense_error), visible=not kb.dense_available,
+            elem_id="pk-fallback")
+    history = gr.State([])
+    transcript = ctx.clickable(render.transcript_html([]), elem_id="pk-transcript", container=True,
+                               min_height=320, max_height=640, autoscroll=True, padding=True)
+    with gr.Row(equal_height=True):
+        question = gr.Textbox(show_label=False, placeholder=f"输入问题，例如：{EXAMPLES[0]}（最多 "
+                              f"{ctx.settings.max_question_chars} 字，超出部分不参与检索）",
+                              lines=1, max_lines=4, scale=8, elem_id="pk-question", autofocus=True)
+        send = gr.Button("提问", variant="primary", scale=1, min_width=90, elem_id="pk-send")
+    with gr.Row():
+        mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", scale=4, elem_id="pk-mode")
+        clear_btn = gr.Button("清空对话", scale=1, min_width=90, size="sm")
+    gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
+    gr.on([send.click, question.submit], respond, [question, history, mode],
+          [question, history, transcript, ctx.details["question"], ctx.details["mode"]],
+          api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY
+          ).then(ctx.details["run"], ctx.details["inputs"], ctx.details["outputs"], api_visibility="private",
+                 concurrency_id="kb")
+    clear_btn.click(clear, None, [history, transcript], api_visibility="private", queue=False)
+
+
+def _details_components(ctx: UIContext) -> None:
+    """Create the 检索详情 inputs before the chat tab, so a chat question can fill them."""
+    kb = ctx.kb
+
+    def run(question: str, mode: str, k: float):
+        try:
+            result = kb.search(question, mode=mode, k=int(k)).to_dict(kb.sections)
+        except EmptyQuestionError:
+            return '<div class="pk-empty">输入问题后点击「检索」，或先在「问答」中提问。</div>', None
+        except PolicyKBError as exc:
+            return render.error_html(error_message(exc)), None
+        return render.search_html(result, ctx.labels), result
+
+    question = gr.Textbox(label="问题", placeholder="与「问答」中的最新问题同步，也可以单独输入", render=False,
+                          elem_id="pk-details-question")
+    mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", render=False, elem_id="pk-details-mode")
+    k = gr.Slider(3, 10, value=5, step=1, label="显示条数", render=False)
+    table = ctx.clickable('<div class="pk-empty">在「问答」中提问后，这里显示该问题的检索详情。</div>',
+                          elem_id="pk-details", render=False)
+    raw = gr.JSON(label="检索结果", render=False)
+    ctx.details = {"question": question, "mode": mode, "k": k, "table": table, "raw": raw, "run": run,
+                   "inputs": [question, mode, k], "outputs": [table, raw]}
+
+
+def _details_tab(ctx: UIContext) -> None:
+    d = ctx.details
+    gr.HTML('<p class="pk-hint">每个问题检索到的条款及其排名：关键词（BM25）与向量检索各自的名次和得分、'
+            '融合后的综合得分，以及问题中的哪些检索词命中了该条。切换检索模式可比较三种方式。</p>')
+    with gr.Row():
+        d["question"].render()
+        search = gr.Button("检索", variant="primary", scale=0, min_width=90)
+    with gr.Row():
+        d["mode"].render()
+        d["k"].render()
+    d["table"].render()
+    with gr.Accordion("原始 JSON（与 policykb search --json 相同）", open=False):
+        d["raw"].render()
+    gr.on([search.click, d["question"].submit, d["mode"].input, d["k"].release], d["run"], d["inputs"],
+          d["outputs"], api_visibility="private", concurrency_id="kb")
+
+
+def _docs_tab(ctx: UIContext) -> None:
+    kb = ctx.kb
+    for doc in kb.docs.values():
+        ctx.clickable(render.document_html(doc, ctx.labels), elem_id=f"pk-doc-{doc.doc_id}", padding=True)
+    gr.HTML('<h3>被引用的文件</h3><p class="pk-hint">通知中按标题引用的行动方案等文件。标为“仅被引用”的文件全文'
+            '尚未收录，回答只能引用本通知中提到它们的条款。</p>')
+    ctx.clickable(render.references_html(kb.index.references, ctx.labels), elem_id="pk-references")
+
+
+def build_app(kb: KnowledgeBase, settings: Settings,
+              extra_tabs: Sequence[tuple[str, TabBuilder]] = ()) -> gr.Blocks:
+    """Build the Blocks app: 问答, 检索详情, 文件 (and any extra tabs), a section side panel and /ask."""
+    labels = section_labels(kb)
+
+    def open_section(evt: gr.EventData):
+        data = evt._data if isinstance(evt._data, dict) else {}
+        sec = kb.sections.get(str(data.get("section", "")))
+        if sec is None:
+            return render.panel_placeholder_html("找不到该条款，请在「文件」中查看全文。"), gr.Sidebar(open=True)
+        doc = kb.docs[sec.doc_id]
+        cite = format_cite(doc, sec)
+        asked = str(data.get("cite", ""))
+        # An item-level citation (第二条（一）) extends the section's; keep it for 复制引用.
+        cite = asked if asked.startswith(cite) else cite
+        return render.section_panel_html(doc, sec, cite, str(data.get("quote", ""))), gr.Sidebar(open=True)
+
+    def ask(question: str, mode: Mode = "hybrid") -> dict:
+        """Answer a question; returns the same JSON object as `policykb ask --json`."""
+        try:
+            return kb.ask(question, mode=mode).to_dict()
+        except PolicyKBError as exc:
+            raise gr.Error(error_message(exc)) from None
+
+    def search(question: str, mode: Mode = "hybrid", k: int = 5) -> dict:
+        """Rank sections; returns the same JSON object as `policykb search --json`."""
+        try:
+            return kb.search(question, mode=mode, k=k).to_dict(kb.sections)
+        except PolicyKBError as exc:
+            raise gr.Error(error_message(exc)) from None
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        with gr.Sidebar(label="条款全文", open=False, position="right", width=480,
+                        elem_id="pk-sidebar") as sidebar:
+            gr.HTML("<h3>条款全文</h3>")
+            panel = gr.HTML(render.panel_placeholder_html(), js_on_load=CLICK_JS, elem_id="pk-panel")
+        ctx = UIContext(kb, settings, labels, open_section, [panel, sidebar])
+        gr.HTML(f'<div class="pk-header"><h1>{TITLE}</h1><p>提问后，回答逐字引用文件条款，并给出可直接写入签报的出处'
+                '（文件名、文号、第几条）；知识库中没有的规定会明确说明。</p></div>')
+        _details_components(ctx)
+        # Tabs are built from this list; the 培训 tab (policykb/quiz.py) is passed in as extra_tabs.
+        tabs: list[tuple[str, TabBuilder]] = [("问答", _chat_tab), ("检索详情", _details_tab), ("文件", _docs_tab),
+                                              *extra_tabs]
+        with gr.Tabs():
+            for label, build in tabs:
+                with gr.Tab(label):
+                    build(ctx)
+        with gr.Accordion("当前设置", open=False):
+            gr.HTML(render.settings_html(settings.describe(), kb.dense_available, kb.dense_error))
+        gr.api(ask, api_name="ask", concurrency_id="kb", concurrency_limit=CONCURRENCY)
+        gr.api(search, api_name="search", concurrency_id="kb")
+    app.queue(default_concurrency_limit=CONCURRENCY)
+    return app
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on host right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start(kb: KnowledgeBase, settings: Settings) -> tuple[gr.Blocks, str]:
+    """Serve the app from a background thread (tests, benchmarks); port 0 picks a free port."""
+    if not settings.port:
+        settings = dataclasses.replace(settings, port=free_port(settings.host))
+    app = build_app(kb, settings)
+    _, url, _ = app.launch(prevent_thread_lock=True, **launch_options(settings))
+    return app, url
+
+
+def launch(settings: Settings, on_ingest: Callable[[str], None] | None = None) -> None:
+    """Open the knowledge base and serve the app on settings.host:settings.port until interrupted."""
+    kb = KnowledgeBase.open(settings, on_ingest=on_ingest)
+    build_app(kb, settings).launch(**launch_options(settings))

@@ -1,0 +1,225 @@
+"""HTML for the chat app: pure functions from public JSON and library objects to escaped HTML.
+
+Every piece of question or document text goes through `esc` (html.escape), because
+gr.HTML inserts its value with innerHTML: an unescaped `<img onerror=…>` would run.
+"""
+from __future__ import annotations
+
+from html import escape
+from typing import Any, Iterable, Mapping, Sequence
+
+from policykb.corpus import Reference
+from policykb.parse import Document, Section
+
+MODE_LABELS = {"hybrid": "混合检索", "keyword": "关键词检索", "dense": "向量检索"}
+RETRIEVER_LABELS = (("keyword", "关键词"), ("dense", "向量"))
+SETTING_LABELS = {
+    "corpus_dir": "文件目录", "index_dir": "索引目录", "prompts_dir": "话术模板目录",
+    "embed_backend": "向量模型后端", "embed_model": "向量模型", "chroma_host": "Chroma 服务器",
+    "chroma_port": "Chroma 端口", "max_question_chars": "问题长度上限（字）",
+    "max_file_mb": "单个文件上限（MB）", "top_k": "返回条数", "host": "监听地址", "port": "端口",
+    "auth": "登录账号", "lock_timeout": "索引锁等待（秒）",
+}
+
+
+def esc(text: Any) -> str:
+    """Escape text for HTML element content and quoted attributes."""
+    return escape(str(text), quote=True)
+
+
+def copy_text(cite: str, quote: str) -> str:
+    """Return what 复制引用 puts on the clipboard: the memo-ready citation and the verbatim quote."""
+    return f"{cite}：“{quote}”" if quote else cite
+
+
+def short_cite(cite: str, doc_title: str, doc_number: str) -> str:
+    """Return the part of a citation after 《文件名》（文号）, e.g. 第二条."""
+    prefix = f"《{doc_title}》" + (f"（{doc_number}）" if doc_number else "")
+    return cite[len(prefix):] if cite.startswith(prefix) and len(cite) > len(prefix) else cite
+
+
+def section_chip(section_id: str, label: str, quote: str = "", title: str = "") -> str:
+    """Return a clickable chip that opens a section in the side panel."""
+    hint = f"{label} {title}".strip()
+    return (f'<button type="button" class="pk-chip" data-section="{esc(section_id)}" '
+            f'data-quote="{esc(quote)}" title="查看条款全文：{esc(hint)}">{esc(label)}'
+            + (f'<span class="pk-chip-title">{esc(title)}</span>' if title else "") + "</button>")
+
+
+def copy_button(text: str, label: str = "复制引用") -> str:
+    """Return a button that copies `text` to the clipboard (handled by the page script)."""
+    return f'<button type="button" class="pk-copy" data-copy="{esc(text)}">{esc(label)}</button>'
+
+
+def notices_html(notices: Iterable[str]) -> str:
+    """Return the library's notices (truncation, keyword fallback, plans not indexed) as banners."""
+    return "".join(f'<div class="pk-notice" role="note">{esc(n)}</div>' for n in notices)
+
+
+def _citation_card(c: Mapping[str, Any]) -> str:
+    section_id = f"{c['doc_id']}#{c['section_no']}"
+    label = short_cite(c["cite"], c["doc_title"], c["doc_number"])
+    return ('<div class="pk-cite">'
+            f'<div class="pk-cite-head">{section_chip(section_id, label, c["quote"], c["section_title"])}'
+            f'{copy_button(copy_text(c["cite"], c["quote"]))}</div>'
+            f'<blockquote class="pk-quote">“{esc(c["quote"])}”</blockquote>'
+            f'<div class="pk-cite-line">{esc(c["cite"])}</div></div>')
+
+
+def answer_html(answer: Mapping[str, Any]) -> str:
+    """Render one Answer.to_dict(): quoted clauses with chips, or a visibly different abstention."""
+    mode = f'<div class="pk-mode">检索模式：{esc(MODE_LABELS.get(answer["mode"], answer["mode"]))}</div>'
+    first_line = str(answer["answer"]).split("\n", 1)[0]
+    if answer["abstained"]:
+        related = "".join(
+            "<li>" + section_chip(f"{r['doc_id']}#{r['section_no']}",
+                                  short_cite(r["cite"], r["doc_title"], r["doc_number"]), "",
+                                  r["section_title"]) + "</li>"
+            for r in answer["related"])
+        body = ('<div class="pk-abstain-badge">知识库中没有相关规定</div>'
+                f'<p class="pk-abstain-text">{esc(first_line)}</p>'
+                + (f'<div class="pk-related"><div class="pk-related-head">可能相关（仅供参考，不是答案）</div>'
+                   f'<ul>{related}</ul></div>' if related else ""))
+        return f'<div class="pk-a pk-abstain">{notices_html(answer["notices"])}{body}{mode}</div>'
+    cards = "".join(_citation_card(c) for c in answer["citations"])
+    return (f'<div class="pk-a pk-answer">{notices_html(answer["notices"])}'
+            f'<p class="pk-intro">{esc(first_line)}</p>{cards}{mode}</div>')
+
+
+def error_html(message: str) -> str:
+    """Render a short error message in place of an answer."""
+    return f'<div class="pk-a pk-error" role="alert">{esc(message)}</div>'
+
+
+def transcript_html(turns: Sequence[Mapping[str, Any]]) -> str:
+    """Render the whole conversation, oldest first; an empty chat shows a short guide."""
+    if not turns:
+        return ('<div class="pk-empty">请输入问题，或点击下方的示例问题。回答只引用知识库中文件的原文，'
+                '并给出可直接写入签报的出处；知识库没有的规定会明确说明。</div>')
+    out = []
+    for turn in turns:
+        reply = answer_html(turn["answer"]) if "answer" in turn else error_html(turn["error"])
+        out.append(f'<div class="pk-turn"><div class="pk-q"><span class="pk-role">问</span>'
+                   f'<div class="pk-bubble">{esc(turn["question"])}</div></div>{reply}</div>')
+    return "".join(out)
+
+
+def highlighted_text(text: str, quote: str) -> str:
+    """Return escaped text with the first verbatim occurrence of `quote` wrapped in <mark>."""
+    at = text.find(quote) if quote else -1
+    if at < 0:
+        return esc(text)
+    return (esc(text[:at]) + f'<mark class="pk-hl">{esc(quote)}</mark>' + esc(text[at + len(quote):]))
+
+
+def section_panel_html(doc: Document, section: Section, cite: str, quote: str = "") -> str:
+    """Render one section in full for the side panel, with the quoted sentences highlighted."""
+    quote = quote if quote and quote in section.text else ""
+    meta = f'{esc(doc.doc_number)} · {esc(doc.issuer)} · {esc(doc.date)}'
+    chapter = f'<div class="pk-chapter">{esc(section.chapter)}</div>' if section.chapter else ""
+    return ('<div class="pk-panel" data-section="' + esc(section.id) + '">'
+            f'<div class="pk-panel-cite">{esc(cite)}</div>'
+            f'<div class="pk-panel-meta">{meta}</div>{chapter}'
+            f'<div class="pk-panel-text"><span class="pk-heading">{esc(section.heading)}</span>'
+            f'{highlighted_text(section.text, quote)}</div>'
+            f'<div class="pk-panel-actions">{copy_button(copy_text(cite, quote or section.text))}</div></div>')
+
+
+def panel_placeholder_html(message: str = "点击回答中的条款标签，在这里查看该条全文，引用的原文会高亮显示。") -> str:
+    """Render the side panel before any section is opened (or when one cannot be found)."""
+    return f'<div class="pk-panel pk-panel-empty">{esc(message)}</div>'
+
+
+def _retriever_cell(hit: Mapping[str, Any], name: str) -> str:
+    if name not in hit["ranks"]:
+        return '<td class="pk-num pk-none">—</td>'
+    return f'<td class="pk-num">#{esc(hit["ranks"][name])}<br><small>{hit["scores"][name]:.3f}</small></td>'
+
+
+def search_html(result: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """Render SearchResult.to_dict(): ranked sections with per-retriever ranks, scores and matched terms.
+
+    Args:
+        labels: section id -> short label such as 第二条.
+    """
+    terms = "".join(f'<span class="pk-term">{esc(t)}</span>' for t in result["terms"]) or "（无）"
+    head = (f'<div class="pk-search-head"><div>问题：{esc(result["question"])}</div>'
+            f'<div>检索模式：{esc(MODE_LABELS.get(result["mode"], result["mode"]))}</div>'
+            f'<div>检索词：{terms}</div></div>')
+    rows = []
+    for rank, hit in enumerate(result["hits"], start=1):
+        sid = f'{hit["doc_id"]}#{hit["section_no"]}'
+        matched = "".join(f'<span class="pk-term pk-term-hit">{esc(t)}</span>' for t in hit["matched_terms"])
+        rows.append(f'<tr><td class="pk-num">{rank}</td>'
+                    f'<td>{section_chip(sid, labels.get(sid, hit["section_no"]), "", hit["section_title"])}</td>'
+                    f'<td class="pk-num">{hit["score"]:.3f}</td>'
+                    + "".join(_retriever_cell(hit, name) for name, _ in RETRIEVER_LABELS)
+                    + f'<td>{matched or "—"}</td></tr>')
+    header = "".join(f"<th>{label}<br><small>排名 / 得分</small></th>" for _, label in RETRIEVER_LABELS)
+    table = ('<table class="pk-table"><thead><tr><th>名次</th><th>条款</th><th>综合得分</th>'
+             f'{header}<th>命中的检索词</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+             if rows else '<div class="pk-empty">没有检索到条款。</div>')
+    return f'<div class="pk-search">{notices_html(result["notices"])}{head}{table}</div>'
+
+
+def _label_title(labels: Mapping[str, str], section: Section) -> str:
+    label = labels.get(section.id, section.section_no)
+    return label if section.title in label else f"{label} {section.title}"
+
+
+def document_html(doc: Document, labels: Mapping[str, str]) -> str:
+    """Render a document section by section, numbered and anchored, with its metadata."""
+    anchor = {s.id: f"pk-sec-{doc.doc_id}-{i}" for i, s in enumerate(doc.sections)}
+    meta_rows = (("文号", doc.doc_number), ("发文机关", doc.issuer), ("成文日期", doc.date),
+                 ("施行日期", doc.effective_date), ("效力状态", doc.status),
+                 ("替代文件", doc.superseded_by), ("主送", doc.addressees))
+    meta = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta_rows if v)
+    toc = "".join(f'<li><a href="#{esc(anchor[s.id])}">{esc(_label_title(labels, s))}</a></li>'
+                  for s in doc.sections)
+    sections = []
+    for n, s in enumerate(doc.sections, start=1):
+        chapter = f'<div class="pk-chapter">{esc(s.chapter)}</div>' if s.chapter else ""
+        sections.append(
+            f'<section class="pk-doc-sec" id="{esc(anchor[s.id])}">'
+            f'<h4><a class="pk-anchor" href="#{esc(anchor[s.id])}">{n}.</a> '
+            f'{esc(_label_title(labels, s))} {section_chip(s.id, "在侧栏打开")}</h4>{chapter}'
+            f'<p>{esc(s.display)}</p></section>')
+    return (f'<article class="pk-doc" id="pk-article-{esc(doc.doc_id)}"><h3>{esc(doc.title)}</h3>'
+            f'<table class="pk-meta">{meta}</table>'
+            f'<details class="pk-toc" open><summary>目录（共 {len(doc.sections)} 节）</summary><ol>{toc}</ol></details>'
+            f'{"".join(sections)}</article>')
+
+
+def references_html(references: Sequence[Reference], labels: Mapping[str, str]) -> str:
+    """Render the documents the notice cites by title, and whether their full text is indexed."""
+    if not references:
+        return '<div class="pk-empty">没有被引用的其他文件。</div>'
+    rows = []
+    for ref in references:
+        where = " ".join(section_chip(sid, labels.get(sid, sid)) for sid in ref.cited_by)
+        state = (f'<span class="pk-status pk-status-ok">已收录（{esc(ref.resolved_doc_id)}）</span>'
+                 if ref.resolved_doc_id else
+                 '<span class="pk-status pk-status-ref">仅被引用，全文未收录进知识库</span>')
+        rows.append(f"<tr><td>《{esc(ref.title)}》</td><td>{state}</td><td>{where}</td></tr>")
+    return ('<table class="pk-table pk-refs"><thead><tr><th>被引用的文件</th><th>状态</th><th>引用位置</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def settings_html(described: Mapping[str, str], dense_available: bool, dense_error: str) -> str:
+    """Render the effective settings (password hidden by Settings.describe) and retrieval status."""
+    reason = f"（{esc(dense_error)}）" if dense_error else ""
+    dense = "可用" if dense_available else f"不可用，已改用关键词检索{reason}"
+    rows = "".join(f"<tr><th>{esc(SETTING_LABELS.get(k, k))}</th><td><code>{esc(k)}</code></td>"
+                   f"<td>{esc(v) or '—'}</td></tr>" for k, v in described.items())
+    return (f'<div class="pk-settings"><p>向量检索：{dense}</p>'
+            f'<table class="pk-table"><tbody>{rows}</tbody></table>'
+            '<p class="pk-hint">修改方式：命令行参数或 POLICYKB_* 环境变量，见 README。</p></div>')
+
+
+def dense_banner_html(dense_available: bool, dense_error: str) -> str:
+    """Return the keyword-fallback banner shown above the chat when vector search is off."""
+    if dense_available:
+        return ""
+    reason = f"（{esc(dense_error)}）" if dense_error else ""
+    return (f'<div class="pk-notice pk-fallback" role="status">向量检索暂不可用{reason}，'
+            '当前仅按关键词检索，结果可能不完整。</div>')
