@@ -137,8 +137,8 @@ def should_abstain(ev: Evidence) -> bool:
     return ev.dense_top is None or ev.dense_top < ev.dense_threshold
 
 
-def select_quote(section: Section, terms: list[str], question: str,
-                 span_sims: dict[int, float]) -> tuple[str, str]:
+def select_quote(section: Section, terms: list[str], question: str, span_sims: dict[int, float],
+                 span_tokens: list[frozenset[str]] | None = None) -> tuple[str, str]:
     """Pick the most relevant sentence(s) of a section; return (quote, item label).
 
     Sentences score by matched query terms and dense similarity; for a figure
@@ -151,8 +151,10 @@ def select_quote(section: Section, terms: list[str], question: str,
     figure_q = is_figure_question(question)
     figure_spans = {f.span_index for f in section.figures}
     scores = []
+    if span_tokens is None:
+        span_tokens = [frozenset(tokenize(span.text)) for span in section.spans]
     for i, span in enumerate(section.spans):
-        toks = set(tokenize(span.text))
+        toks = span_tokens[i]
         lexical = sum(len(t) for t in wanted & toks) / (1 + sum(len(t) for t in wanted))
         score = lexical + 0.5 * span_sims.get(i, 0.0)
         if figure_q and i in figure_spans:
@@ -224,11 +226,13 @@ def plan_notices(question: str, sections: list[Section], docs: dict[str, Documen
 def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, dict[int, float]]],
                    terms: list[str], evidence: Evidence, docs: dict[str, Document],
                    references: list[Reference], templates: Templates,
-                   notices: Iterable[str] = ()) -> Answer:
+                   notices: Iterable[str] = (),
+                   span_tokens: dict[str, list[frozenset[str]]] | None = None) -> Answer:
     """Compose the cited answer, or an abstention listing the nearest sections as 可能相关.
 
     Args:
         ranked: (section, fused score, {span index: dense similarity}) best first.
+        span_tokens: tokens of each section's sentences, by section id (computed when absent).
     """
     notices = list(notices)
     if not ranked or should_abstain(evidence):
@@ -248,7 +252,7 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
     citations = []
     for sec, _, sims in chosen:
         doc = docs[sec.doc_id]
-        quote, item = select_quote(sec, terms, question, sims)
+        quote, item = select_quote(sec, terms, question, sims, (span_tokens or {}).get(sec.id))
         citations.append(make_citation(doc, sec, quote, item))
     lines = [templates.render("answer_intro")]
     for n, c in enumerate(citations, start=1):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 CN_NUM = "零〇一二三四五六七八九十百千两"
 
 CHAPTER_RE = re.compile(rf"^第([{CN_NUM}\d]+)章[\s\u3000]*(.*)$")
@@ -91,7 +91,7 @@ def is_heading(unit: str) -> bool:
 
 def _lead_phrase(body: str) -> str:
     """Return a measure's lead phrase: its first sentence without the full stop."""
-    first = re.split(r"[。！？]", body, maxsplit=1)[0].strip()
+    first = re.split(r"[。！？\n]", body, maxsplit=1)[0].strip()
     if len(first) > 40:
         first = first[:38] + "…"
     return first

@@ -113,10 +113,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    kb = _open_kb(settings, "keyword")
-    sec = kb.section(args.section, args.doc)
-    doc = kb.docs[sec.doc_id]
     from policykb.answer import format_cite
+    from policykb.corpus import find_section, load_documents
+    documents = load_documents(settings.corpus_dir)
+    sec = find_section(documents, args.section, args.doc)
+    doc = next(d for d in documents if d.doc_id == sec.doc_id)
     if args.json:
         _print_json({"doc_id": sec.doc_id, "doc_title": doc.title, "doc_number": doc.doc_number,
                      "section_no": sec.section_no, "section_title": sec.title, "chapter": sec.chapter,

@@ -6,8 +6,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from policykb.errors import CorpusError, DocumentError
-from policykb.parse import Document, parse_file
+from policykb.errors import CorpusError, DocumentError, NotFoundError
+from policykb.parse import Document, Section, parse_file
 
 MANIFEST = "manifest.toml"
 DOC_FIELDS = ("doc_id", "title", "doc_number", "issuer", "date", "effective_date", "status",
@@ -98,3 +98,21 @@ def load_references(corpus_dir: Path, documents: list[Document]) -> list[Referen
                 cited = tuple(dict.fromkeys((old.cited_by if old else ()) + (section.id,)))
                 refs[key] = Reference(old.title if old else title, cited, by_title.get(key, ""))
     return list(refs.values())
+
+
+def find_section(documents: list[Document], section_no: str, doc_id: str | None = None) -> Section:
+    """Return one section by number ("二", "第三条", "preamble" or "doc#二"), or raise NotFoundError."""
+    if "#" in section_no and doc_id is None:
+        doc_id, section_no = section_no.split("#", 1)
+    section_no = section_no.strip().rstrip("、.．")
+    if doc_id is not None and doc_id not in {d.doc_id for d in documents}:
+        raise NotFoundError(f"no document {doc_id!r}; `policykb docs` lists the documents")
+    candidates = [s for d in documents if doc_id is None or d.doc_id == doc_id
+                  for s in d.sections if s.section_no == section_no]
+    if not candidates:
+        raise NotFoundError(f"no section {section_no!r}" + (f" in {doc_id}" if doc_id else "")
+                            + "; `policykb docs` lists documents, `policykb search` finds sections")
+    if len(candidates) > 1:
+        raise NotFoundError(f"section {section_no!r} exists in several documents "
+                            f"({', '.join(s.doc_id for s in candidates)}); add --doc DOC_ID")
+    return candidates[0]

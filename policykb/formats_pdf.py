@@ -68,11 +68,18 @@ def page_lines(page) -> list[Line]:
         group.sort(key=lambda r: r[0])
         text, end = "", None
         for x, _, size, part in group:
-            if end is not None and x - end > 0.3 * size and text[-1:].isascii() and part[:1].isascii():
+            if not part.strip():
+                text += " "  # a real space glyph, e.g. the one in a two-part title
+                continue
+            # pypdf prefixes a space when the font changes (Chinese ↔ digits): keep it only between words.
+            lead = part[: len(part) - len(part.lstrip())]
+            part = part.lstrip()
+            gap = end is not None and x - end > 0.3 * size
+            if (lead or gap) and text[-1:].isascii() and text[-1:].isalnum() and part[:1].isascii():
                 text += " "
             text += part
             end = x + _glyph_width(part, size)
-        text = normalize_glyphs(text).strip(" \t\u3000\xa0")
+        text = re.sub(r" {2,}", " ", normalize_glyphs(text)).strip(" \t\u3000\xa0")
         if text:
             size = max(r[2] for r in group)
             out.append(Line(text, group[0][0], end or group[0][0], group[0][1], size))

@@ -7,7 +7,8 @@ from typing import Callable
 
 from policykb.answer import DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage
 from policykb.config import MODES, Settings
-from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
+from policykb.corpus import find_section
+from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index
@@ -62,6 +63,8 @@ class KnowledgeBase:
         self.templates = Templates(settings.prompts_dir)
         self.docs: dict[str, Document] = {d.doc_id: d for d in index.documents}
         self._tokens = {sid: tokenize(f"{s.chapter} {s.text}") for sid, s in index.sections.items()}
+        self._span_tokens = {sid: [frozenset(tokenize(sp.text)) for sp in s.spans]
+                             for sid, s in index.sections.items()}
         n = len(self._tokens)
         df: dict[str, int] = {}
         for toks in self._tokens.values():
@@ -80,7 +83,7 @@ class KnowledgeBase:
                 embedder = create_embedding(settings)
             except PolicyKBError as exc:
                 error = str(exc)
-        index = load_index(settings, auto_ingest=auto_ingest and embedder is not None, on_ingest=on_ingest)
+        index = load_index(settings, auto_ingest=auto_ingest and not error, on_ingest=on_ingest)
         if embedder is not None:
             try:
                 index.vectors()
@@ -164,19 +167,8 @@ class KnowledgeBase:
                   for h in result.hits]
         return compose_answer(result.question, result.mode, ranked, list(result.terms),
                               self.evidence(result), self.docs, self.index.references, self.templates,
-                              result.notices)
+                              result.notices, self._span_tokens)
 
     def section(self, section_no: str, doc_id: str | None = None) -> Section:
         """Return one section by its number (and document, when there are several)."""
-        if "#" in section_no and doc_id is None:
-            doc_id, section_no = section_no.split("#", 1)
-        section_no = section_no.strip().rstrip("、.．")
-        candidates = [s for s in self.sections.values()
-                      if s.section_no == section_no and (doc_id is None or s.doc_id == doc_id)]
-        if not candidates:
-            raise NotFoundError(f"no section {section_no!r}" + (f" in {doc_id}" if doc_id else "")
-                                + "; `policykb docs` lists documents, `policykb search` finds sections")
-        if len(candidates) > 1:
-            raise NotFoundError(f"section {section_no!r} exists in several documents "
-                                f"({', '.join(s.doc_id for s in candidates)}); add --doc DOC_ID")
-        return candidates[0]
+        return find_section(self.index.documents, section_no, doc_id)

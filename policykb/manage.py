@@ -29,6 +29,7 @@ from policykb.store import IngestReport, ingest, index_lock, read_index_manifest
 
 META_FIELDS = ("title", "doc_number", "issuer", "date", "effective_date", "status", "superseded_by")
 DATE_FIELDS = ("date", "effective_date")
+MANIFEST_ONLY = ("effective_date", "status", "superseded_by")
 DOC_NUMBER_PARTS_RE = re.compile(r"^(?P<prefix>.+?)[〔\[［(（](?P<year>\d{4})[〕\]］)）](?P<no>\d{1,4})号$")
 
 # Pinyin of the characters that make up the issuer prefix of a 文号 (沪银保监发, 银发, 示银沪发…),
@@ -92,8 +93,7 @@ def slugify(text: str) -> str:
 
 
 def derive_doc_id(doc_number: str, stem: str, content: bytes) -> str:
-    """Pick a stable, readable ASCII doc_id: from the 文号 (示银沪发〔2024〕7号 → shi-yin-hu-2024-7),
-    else from the file name, else from the content hash."""
+    """Pick a stable ASCII doc_id from the 文号 (shi-yin-hu-2024-7), else the file name, else the content."""
     m = DOC_NUMBER_PARTS_RE.match(doc_number.replace(" ", ""))
     if m:
         prefix = m.group("prefix")
@@ -201,8 +201,10 @@ def _set_entry(toml: Any, fields: dict[str, str]) -> None:
     docs = toml["documents"]
     for table in docs:
         if table.get("doc_id") == fields["doc_id"]:
+            trailer = _take_trailer(table)  # a key added to a hand-written entry goes above its comments
             for key, value in fields.items():
                 table[key] = value
+            _give_trailer(table, trailer)
             return
     table = tomlkit.table()
     for key, value in fields.items():
@@ -318,10 +320,13 @@ def add_document(settings: Settings, path: Path, doc_id: str | None = None, *, e
         if clash:
             raise CorpusError(f"{target} 已是 {clash['doc_id']} 的源文件；请用 --doc-id 指定其他编号")
         old_source = corpus / old["source"] if old else None
+        if old:  # status fields live only in the manifest: a new version keeps them unless overridden
+            values.update({k: str(old.get(k, "")) for k in MANIFEST_ONLY if not meta.get(k) and old.get(k)})
         snapshot = _Snapshot.take(corpus, [target] + ([old_source] if old_source else []))
         try:
-            target.unlink(missing_ok=True)
-            shutil.copyfile(path, target)
+            if not (target.exists() and target.samefile(path)):  # the file may already sit in corpus/
+                target.unlink(missing_ok=True)
+                shutil.copyfile(path, target)
             if old_source and old_source != target:
                 old_source.unlink(missing_ok=True)
             toml = _load_toml(corpus)

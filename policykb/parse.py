@@ -105,7 +105,8 @@ def join_units(lines: list[str]) -> list[str]:
         else:
             units.append(line)
         last = units[-1]
-        short_heading = is_heading(last) and len(last) <= 40 and not last.endswith(TERMINAL)
+        short_heading = is_heading(last) and len(last) <= 30 and not last.endswith(TERMINAL) \
+            and "，" not in last and "," not in last
         open_sentence = not last.endswith(TERMINAL) and not short_heading
     return units
 

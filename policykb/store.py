@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
@@ -111,7 +110,8 @@ def check_compatible(manifest: dict, settings: Settings) -> None:
             f"{settings.index_dir} was built with {built.get('embed_backend')}:{built.get('embed_model')} "
             f"but the settings ask for {want['embed_backend']}:{want['embed_model']}; vectors of two models "
             f"cannot be mixed: {REBUILD_HINT} (or restore POLICYKB_EMBED_BACKEND/POLICYKB_EMBED_MODEL)")
-    for key in ("format", "chunker", "tokenizer"):
+    # A new chunker changes every document fingerprint, so ingest re-chunks by itself.
+    for key in ("format", "tokenizer"):
         if built.get(key) != want[key]:
             raise IndexMismatchError(f"{settings.index_dir} was built with another {key} "
                                      f"({built.get(key)} ≠ {want[key]}); {REBUILD_HINT}")
@@ -147,6 +147,7 @@ class VectorStores:
         self.client = client
         self.sections = sections
         self.spans = spans
+        self._sizes: dict[bool, int] = {}
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
@@ -201,11 +202,13 @@ class VectorStores:
 
     def delete_document(self, doc_id: str) -> None:
         """Delete every vector of one document."""
+        self._sizes.clear()
         self.sections.delete(ref_doc_id=doc_id)
         self.spans.delete(ref_doc_id=doc_id)
 
     def add_document(self, doc: Document, section_vecs: Any, span_vecs: Any) -> None:
         """Add a document's section and span vectors (ids are readable: doc#section and doc#section:n)."""
+        self._sizes.clear()
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.doc_id)}
@@ -227,13 +230,19 @@ class VectorStores:
             self.spans.add(span_nodes)
 
     def query(self, vector: list[float], k: int, spans: bool = False) -> list[tuple[str, float]]:
-        """Return (node id, cosine similarity) pairs, best first."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+        """Return (node id, cosine similarity) pairs, best first.
 
+        Queries the ChromaVectorStore's collection for ids and distances only:
+        ChromaVectorStore.query rebuilds every hit as a node from its stored JSON,
+        which costs more than the vector search itself and is not needed here.
+        """
         store = self.spans if spans else self.sections
-        result = store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=k))
-        # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cos.
-        return [(i, 1.0 + math.log(max(s, 1e-12))) for i, s in zip(result.ids, result.similarities)]
+        if spans not in self._sizes:
+            self._sizes[spans] = store.client.count()
+        k = min(k, self._sizes[spans]) or 1
+        result = store.client.query(query_embeddings=[vector], n_results=k, include=["distances"])
+        # Cosine space: distance = 1 - cosine similarity.
+        return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0])]
 
 
 def _embed_texts(embedder: Any, texts: list[str], progress: Callable[[int], None] | None) -> Any:

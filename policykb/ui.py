@@ -8,17 +8,17 @@ from typing import Any, Callable, Literal, Sequence
 
 import gradio as gr
 
+from policykb import ui_render as render
 from policykb.answer import format_cite
 from policykb.config import MODES, Settings
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.kb import KnowledgeBase
-from policykb import ui_render as render
 
 TITLE = "政策知识库"
 MAX_TURNS = 50
-# kb.ask spends most of its time in the embedder (one call at a time) and Chroma; a few
-# concurrent requests keep both cores busy without queueing whole conversations behind one.
-CONCURRENCY = 4
+# kb.ask spends most of its time in the embedder, which runs one call at a time: a second
+# concurrent request overlaps its BM25 and quoting work with the next embedding; more only contend.
+CONCURRENCY = 2
 EXAMPLES = ["续贷有什么要求？", "普惠贷款余额的目标是多少？", "对暂时困难的企业能不能抽贷断贷？",
             "What does the notice say about green finance?", "知识产权质押融资 IP pledge financing 有什么安排？"]
 MODE_CHOICES = [(f"{render.MODE_LABELS[m]} {m}", m) for m in MODES]
@@ -112,6 +112,7 @@ mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 
 .pk-table th, .pk-table td, .pk-meta th, .pk-meta td { border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; padding: .35rem .45rem;
   text-align: left; vertical-align: top; }
+.pk-table, .pk-meta { border: none !important; }
 .pk-meta { border-collapse: collapse; margin-bottom: .6rem; }
 .pk-num { text-align: right !important; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .pk-none { color: var(--body-text-color-subdued); }
@@ -212,15 +213,12 @@ def _chat_tab(ctx: UIContext) -> None:
                               f"{ctx.settings.max_question_chars} 字，超出部分不参与检索）",
                               lines=1, max_lines=4, scale=8, elem_id="pk-question", autofocus=True)
         send = gr.Button("提问", variant="primary", scale=1, min_width=90, elem_id="pk-send")
-    with gr.Row():
-        mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", scale=4, elem_id="pk-mode")
-        clear_btn = gr.Button("清空对话", scale=1, min_width=90, size="sm")
+        clear_btn = gr.Button("清空对话", scale=1, min_width=90)
+    mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", elem_id="pk-mode")
     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
     gr.on([send.click, question.submit], respond, [question, history, mode],
           [question, history, transcript, ctx.details["question"], ctx.details["mode"]],
-          api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY
-          ).then(ctx.details["run"], ctx.details["inputs"], ctx.details["outputs"], api_visibility="private",
-                 concurrency_id="kb")
+          api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY)
     clear_btn.click(clear, None, [history, transcript], api_visibility="private", queue=False)
 
 
@@ -274,9 +272,14 @@ def _docs_tab(ctx: UIContext) -> None:
     ctx.clickable(render.references_html(kb.index.references, ctx.labels), elem_id="pk-references")
 
 
+def _training_tab(ctx: UIContext) -> None:
+    from policykb.ui_training import build_training_tab
+    build_training_tab(list(ctx.kb.docs.values()))
+
+
 def build_app(kb: KnowledgeBase, settings: Settings,
               extra_tabs: Sequence[tuple[str, TabBuilder]] = ()) -> gr.Blocks:
-    """Build the Blocks app: 问答, 检索详情, 文件 (and any extra tabs), a section side panel and /ask."""
+    """Build the Blocks app: 问答, 检索详情, 文件, 培训 (and any extra tabs), a section side panel and /ask."""
     labels = section_labels(kb)
 
     def open_section(evt: gr.EventData):
@@ -314,13 +317,16 @@ def build_app(kb: KnowledgeBase, settings: Settings,
         gr.HTML(f'<div class="pk-header"><h1>{TITLE}</h1><p>提问后，回答逐字引用文件条款，并给出可直接写入签报的出处'
                 '（文件名、文号、第几条）；知识库中没有的规定会明确说明。</p></div>')
         _details_components(ctx)
-        # Tabs are built from this list; the 培训 tab (policykb/quiz.py) is passed in as extra_tabs.
         tabs: list[tuple[str, TabBuilder]] = [("问答", _chat_tab), ("检索详情", _details_tab), ("文件", _docs_tab),
-                                              *extra_tabs]
+                                              ("培训", _training_tab), *extra_tabs]
         with gr.Tabs():
             for label, build in tabs:
-                with gr.Tab(label):
+                with gr.Tab(label) as tab:
                     build(ctx)
+                if build is _details_tab:
+                    # Searched when opened, not after every chat answer: most questions never need it.
+                    tab.select(ctx.details["run"], ctx.details["inputs"], ctx.details["outputs"],
+                               api_visibility="private", concurrency_id="kb")
         with gr.Accordion("当前设置", open=False):
             gr.HTML(render.settings_html(settings.describe(), kb.dense_available, kb.dense_error))
         gr.api(ask, api_name="ask", concurrency_id="kb", concurrency_limit=CONCURRENCY)

@@ -37,7 +37,7 @@ CSS = """
 .pk-card{border:1px solid #d0d7de;border-radius:8px;padding:10px 12px}
 .pk-card h4{margin:0 0 4px 0}
 .pk-cite{color:#57606a;font-size:0.85em;margin-bottom:6px}
-.pk-term{display:inline-block;border:1px solid #d0d7de;border-radius:10px;padding:0 6px;margin:2px;
+.pk-card-term{display:inline-block;border:1px solid #d0d7de;border-radius:10px;padding:0 6px;margin:2px;
   font-size:0.9em}
 .pk-quote{border-left:3px solid #8c959f;padding-left:8px;margin:6px 0}
 .pk-right{color:#1a7f37;font-weight:bold}
@@ -63,7 +63,7 @@ def render_cards(cards: Sequence[StudyCard]) -> str:
     for card in cards:
         figures = "".join(f"<li>{_e(text)}" + (f"（{_e(period)}）" if period else "") + "</li>"
                           for text, period in card.figures)
-        terms = "".join(f"<span class='pk-term'>{_e(t)}</span>" for t in card.terms)
+        terms = "".join(f"<span class='pk-card-term'>{_e(t)}</span>" for t in card.terms)
         refs = "".join(f"<li>《{_e(r)}》</li>" for r in card.references)
         parts.append(
             f"<div class='pk-card' data-section='{_e(card.section_no)}'>"

@@ -1,0 +1,38 @@
+"""CI floor: hybrid retrieval and answers must not drop below the recorded scores."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policykb.evaluate import load_questions, score_mode
+from tests.conftest import ROOT
+
+FLOOR = json.loads((ROOT / "eval" / "floor.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", [p for p in FLOOR if not p.startswith("_")])
+def test_hybrid_scores_stay_above_the_floor(kb, path):
+    floor = FLOOR[path]
+    questions = load_questions(ROOT / path)
+    metrics = score_mode(kb, questions, "hybrid")["metrics"]
+    assert metrics["citation_validity"] == 1.0, "a citation quote is not verbatim in its section"
+    assert metrics["hit@1"] >= floor["hit@1"], metrics
+    assert metrics["hit@3"] >= floor["hit@3"], metrics
+    assert metrics["abstain_recall"] >= floor["abstain_recall"], metrics
+    assert metrics["false_abstention"] <= floor["false_abstention_max"], metrics
+    assert metrics["figure_accuracy"] >= floor["figure_accuracy"], metrics
+
+
+def test_question_sets_are_well_formed():
+    sections = {"preamble", "closing", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三"}
+    notice = (ROOT / "corpus" / "hu-yinbaojian-2023-24.txt").read_text(encoding="utf-8").replace("\n", "")
+    questions = load_questions(ROOT / "eval" / "questions.jsonl")
+    assert len(questions) >= 80
+    assert sum(1 for q in questions if not q["expect"]) >= 8
+    covered = {s for q in questions for s in q["expect"]}
+    assert covered == sections
+    for q in questions:
+        assert set(q["expect"]) <= sections
+        for must in q["must"]:
+            assert must in notice, must
