@@ -12,9 +12,11 @@ from policykb.errors import EmptyQuestionError, PolicyKBError
 DESCRIPTION = """政策知识库 policykb：检索银行业政策文件，逐字引用条款并给出可直接用于内部文件的出处。
 Chinese banking-policy knowledge base: answers quote clauses verbatim with memo-ready citations."""
 
-EPILOG = """环境变量 / environment: POLICYKB_CORPUS_DIR, POLICYKB_INDEX_DIR, POLICYKB_EMBED_BACKEND,
-POLICYKB_EMBED_MODEL, POLICYKB_CHROMA_HOST, POLICYKB_CHROMA_PORT, POLICYKB_MAX_QUESTION_CHARS,
-POLICYKB_AUTH, POLICYKB_HOST, POLICYKB_PORT (see README). Flags override variables."""
+EPILOG = """环境变量 / environment: POLICYKB_CORPUS_DIR, POLICYKB_INDEX_DIR, POLICYKB_PROMPTS_DIR,
+POLICYKB_EMBED_BACKEND, POLICYKB_EMBED_MODEL, POLICYKB_CHROMA_HOST, POLICYKB_CHROMA_PORT,
+POLICYKB_MAX_QUESTION_CHARS, POLICYKB_ABSTAIN_DENSE, POLICYKB_MAX_FILE_MB, POLICYKB_TOP_K, POLICYKB_HOST,
+POLICYKB_PORT, POLICYKB_AUTH, POLICYKB_LOCK_TIMEOUT (see README). Flags override variables;
+an unknown POLICYKB_* variable is an error."""
 
 
 def _print_json(obj: Any) -> None:
@@ -97,7 +99,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     kb = _open_kb(settings, args.mode)
     batch = args.question is None
     for question in _questions(args):
-        result = kb.search(question, mode=args.mode, k=args.k)
+        result = kb.search(question, mode=args.mode, k=args.k or settings.top_k)
         if args.json or batch:
             _print_json(result.to_dict(kb.sections))
             continue
@@ -258,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="输出 JSON")
         p.add_argument("--mode", choices=MODES, default="hybrid", help="检索模式 (default hybrid)")
         if name == "search":
-            p.add_argument("--k", type=int, default=5, help="返回条数 number of sections (default 5)")
+            p.add_argument("--k", type=int, help="返回条数 number of sections (POLICYKB_TOP_K, default 5)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("show", help="显示某一条的全文 print a section in full")

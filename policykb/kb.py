@@ -1,11 +1,13 @@
 """KnowledgeBase: the one object the CLI, the app, eval and training call."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from policykb.answer import DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage
+from policykb.answer import (DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage, format_cite,
+                             make_citation, select_quote)
 from policykb.config import MODES, Settings
 from policykb.corpus import find_section
 from policykb.errors import EmptyQuestionError, PolicyKBError
@@ -165,9 +167,42 @@ class KnowledgeBase:
         result = self.search(question, mode=mode, k=5)
         ranked = [(self.sections[h.section_id], h.score, result.span_sims.get(h.section_id, {}))
                   for h in result.hits]
-        return compose_answer(result.question, result.mode, ranked, list(result.terms),
-                              self.evidence(result), self.docs, self.index.references, self.templates,
-                              result.notices, self._span_tokens)
+        answer = compose_answer(result.question, result.mode, ranked, list(result.terms),
+                                self.evidence(result), self.docs, self.index.references, self.templates,
+                                result.notices, self._span_tokens)
+        return self._follow_references(answer, list(result.terms))
+
+    def _follow_references(self, answer: Answer, terms: list[str]) -> Answer:
+        """Add the best clause of each resolved plan that a cited section refers to.
+
+        A measure that cites a plan now in the knowledge base links to it: the
+        plan's section covering most of the question is quoted after the main
+        citations, with a notice saying where it comes from.
+        """
+        if answer.abstained:
+            return answer
+        cited_docs = {c.doc_id for c in answer.citations}
+        cited_ids = {f"{c.doc_id}#{c.section_no}" for c in answer.citations}
+        extra, notices = [], []
+        for ref in self.index.references:
+            plan = self.docs.get(ref.resolved_doc_id)
+            if plan is None or plan.doc_id in cited_docs or not cited_ids & set(ref.cited_by):
+                continue
+            best = max(plan.sections, key=lambda s: coverage(terms, self._tokens[s.id], self._idf))
+            citing = self.sections[next(i for i in ref.cited_by if i in cited_ids)]
+            notices.append(self.templates.render("referenced_plan_resolved", plan=ref.title, doc_id=plan.doc_id,
+                                                 cite=format_cite(self.docs[citing.doc_id], citing)))
+            quote, item = select_quote(best, terms, answer.question, {}, self._span_tokens[best.id])
+            extra.append(make_citation(plan, best, quote, item))
+        if not extra:
+            return answer
+        lines = [answer.answer]
+        for n, c in enumerate(extra, start=len(answer.citations) + 1):
+            lines.append(self.templates.render("answer_item", n=n, cite=c.cite, section_title=c.section_title,
+                                               quote=c.quote))
+        return dataclasses.replace(answer, answer="\n".join(lines + notices),
+                                   citations=answer.citations + tuple(extra),
+                                   notices=answer.notices + tuple(notices))
 
     def section(self, section_no: str, doc_id: str | None = None) -> Section:
         """Return one section by its number (and document, when there are several)."""

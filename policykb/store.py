@@ -355,15 +355,19 @@ def ingest(settings: Settings, rebuild: bool = False,
         todo = [by_id[i] for i in plan["added"] + plan["updated"]]
         total = sum(len(d.sections) + sum(len(s.spans) for s in d.sections) for d in todo)
         tick = progress(total) if progress else None
+        # Embed first, delete after: a failure while embedding leaves the old vectors in place.
+        vectors = {}
+        for doc in todo:
+            vectors[doc.doc_id] = (
+                _embed_texts(embedder, [_section_passage(s, doc) for s in doc.sections], tick),
+                _embed_texts(embedder, [sp.text for s in doc.sections for sp in s.spans], tick))
         entries = dict((manifest or {}).get("documents", {}))
         for doc_id in plan["removed"] + plan["updated"]:
             stores.delete_document(doc_id)
             entries.pop(doc_id, None)
         for doc in todo:
-            sec_vecs = _embed_texts(embedder, [_section_passage(s, doc) for s in doc.sections], tick)
-            span_vecs = _embed_texts(embedder, [sp.text for s in doc.sections for sp in s.spans], tick)
             stores.delete_document(doc.doc_id)
-            stores.add_document(doc, sec_vecs, span_vecs)
+            stores.add_document(doc, *vectors[doc.doc_id])
             entries[doc.doc_id] = {"fingerprint": doc_fingerprint(doc), "source": doc.source,
                                    "sections": len(doc.sections),
                                    "spans": sum(len(s.spans) for s in doc.sections)}

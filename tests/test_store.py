@@ -190,3 +190,24 @@ def test_unreachable_server_falls_back_to_keyword_with_a_notice(built_settings, 
     assert answer.mode == "keyword"
     assert answer.citations[0].section_no == "二"
     assert any("仅按关键词检索" in n for n in answer.notices)
+
+
+def test_answer_follows_the_link_to_a_resolved_plan(built_settings, tmp_path):
+    from tests.conftest import FIXTURES
+    settings = built_copy(built_settings, tmp_path)
+    shutil.copy(FIXTURES / "ip-plan.txt", settings.corpus_dir / "ip-plan.txt")
+    with open(settings.corpus_dir / "manifest.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[[documents]]\ndoc_id = "ip-plan"\nsource = "ip-plan.txt"\n')
+    assert ingest(settings).added == ("ip-plan",)
+    kb = KnowledgeBase.open(settings)
+    ref = next(r for r in kb.index.references if "知识产权质押融资服务" in r.title)
+    assert ref.resolved_doc_id == "ip-plan" and ref.status == "indexed"
+    answer = kb.ask("知识产权质押融资的工作方案对评估结果有效期有什么要求？")
+    docs = [c.doc_id for c in answer.citations]
+    assert docs[0] in (NOTICE_ID, "ip-plan") and "ip-plan" in docs
+    plan_quote = next(c for c in answer.citations if c.doc_id == "ip-plan").quote
+    assert plan_quote in kb.docs["ip-plan"].section(next(c.section_no for c in answer.citations
+                                                          if c.doc_id == "ip-plan")).text
+    if docs[0] == NOTICE_ID:
+        assert any("已收录" in n and "ip-plan" in n for n in answer.notices)
+    assert not any("尚未收录" in n for n in answer.notices)

@@ -46,16 +46,16 @@ def test_build_app_has_the_tabs_side_panel_and_only_public_api(kb, built_setting
     assert app.analytics_enabled is False
     config = app.get_config_file()
     labels = {c["props"].get("label") for c in config["components"]}
-    assert {"问答", "检索详情", "文件", "当前设置", "条款全文"} <= labels
+    assert {"问答", "检索详情", "文件", "培训", "当前设置", "条款全文"} <= labels
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
-    assert public == {"ask", "search"}
+    assert public == {"ask", "search", "quiz_start", "quiz_submit", "quiz_next"}
 
 
 def test_extra_tabs_are_added_after_the_built_in_ones(kb, built_settings):
     built = []
-    app = ui.build_app(kb, built_settings, extra_tabs=[("培训", lambda ctx: built.append(ctx.kb))])
+    app = ui.build_app(kb, built_settings, extra_tabs=[("附加", lambda ctx: built.append(ctx.kb))])
     tabs = [c["props"]["label"] for c in app.get_config_file()["components"] if c["type"] == "tabitem"]
-    assert tabs == ["问答", "检索详情", "文件", "培训"]
+    assert tabs == ["问答", "检索详情", "文件", "培训", "附加"]
     assert built == [kb]
 
 

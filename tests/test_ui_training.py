@@ -75,7 +75,7 @@ def test_cards_one_per_measure_with_figures_terms_and_plans(docs: list[Document]
     assert page.count("class='pk-card'") == 13
     assert "第二条 推动无缝续贷应续尽续，提振信心稳预期" in page
     assert "12000亿元（2023年）" in page and "1.5万亿元（2025年末）" in page
-    assert "<span class='pk-term'>纾困融资</span>" in page
+    assert "<span class='pk-card-term'>纾困融资</span>" in page
     assert "《上海银行业保险业做好知识产权质押融资服务的工作方案》" in page
 
 
