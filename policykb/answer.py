@@ -71,7 +71,6 @@ class Evidence:
 
     dense_top: float | None
     coverage: float
-    keyword_top: float
     dense_threshold: float = 2.0
 
 

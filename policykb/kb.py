@@ -148,11 +148,11 @@ class KnowledgeBase:
     def evidence(self, result: SearchResult) -> Evidence:
         """Summarise the top hit's support for the abstention decision."""
         if not result.hits:
-            return Evidence(None if result.mode == "keyword" else 0.0, 0.0, 0.0)
+            return Evidence(None if result.mode == "keyword" else 0.0, 0.0)
         top = result.hits[0]
         dense = None if result.mode == "keyword" else top.scores.get("dense", 0.0)
         cov = coverage(list(result.terms), self._tokens.get(top.section_id, ()), self._idf)
-        return Evidence(dense, cov, top.scores.get("keyword", 0.0), self.dense_threshold)
+        return Evidence(dense, cov, self.dense_threshold)
 
     @property
     def dense_threshold(self) -> float:

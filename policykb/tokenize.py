@@ -94,12 +94,3 @@ def expand_query(text: str) -> list[str]:
     for term in glossary_terms(text):
         tokens.extend(t for t in tokenize(term) if t not in tokens)
     return tokens
-
-
-def query_terms(text: str) -> list[str]:
-    """Return the distinct query tokens in order, for display and coverage checks."""
-    seen: list[str] = []
-    for t in expand_query(text):
-        if t not in seen:
-            seen.append(t)
-    return seen

@@ -90,12 +90,12 @@ def test_figure_question_detection(question, expected):
 
 
 @pytest.mark.parametrize("evidence,abstain", [
-    (Evidence(0.95, 0.0, 0.0, 0.89), False),   # strong dense evidence
-    (Evidence(0.80, 0.6, 3.0, 0.89), False),   # most of the question is in the section
-    (Evidence(0.85, 0.1, 0.5, 0.89), True),    # weak on both
-    (Evidence(None, 0.6, 3.0), False),         # keyword-only, well covered
-    (Evidence(None, 0.1, 0.5), True),          # keyword-only, barely covered
-    (Evidence(0.99, 0.0, 0.0), True),          # uncalibrated model: dense alone never answers
+    (Evidence(0.95, 0.0, 0.89), False),   # strong dense evidence
+    (Evidence(0.80, 0.6, 0.89), False),   # most of the question is in the section
+    (Evidence(0.85, 0.1, 0.89), True),    # weak on both
+    (Evidence(None, 0.6), False),         # keyword-only, well covered
+    (Evidence(None, 0.1), True),          # keyword-only, barely covered
+    (Evidence(0.99, 0.0), True),          # uncalibrated model: dense alone never answers
 ])
 def test_abstention_rule(evidence, abstain):
     assert should_abstain(evidence) is abstain
