@@ -5,6 +5,7 @@ section, and the surrounding wording comes from the templates in prompts/.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -146,15 +147,22 @@ def select_quote(section: Section, terms: list[str], question: str, span_sims: d
     """
     if not section.spans:
         return section.text, ""
-    wanted = set(terms)
+    if span_tokens is None:
+        span_tokens = [frozenset(tokenize(span.text)) for span in section.spans]
+    # Words the user typed count fully, glossary expansions half; a word found in most
+    # sentences of the section (its topic, e.g. 供应链金融 in 第七条) cannot pick one out.
+    asked = set(tokenize(question))
+    n = len(span_tokens)
+    weight = {t: len(t) * (1.0 if t in asked else 0.5)
+              * math.log(1 + n / (1 + sum(1 for toks in span_tokens if t in toks)))
+              for t in set(terms) | asked}
+    total = 1e-9 + sum(weight.values())
     figure_q = is_figure_question(question)
     figure_spans = {f.span_index for f in section.figures}
     scores = []
-    if span_tokens is None:
-        span_tokens = [frozenset(tokenize(span.text)) for span in section.spans]
     for i, span in enumerate(section.spans):
         toks = span_tokens[i]
-        lexical = sum(len(t) for t in wanted & toks) / (1 + sum(len(t) for t in wanted))
+        lexical = sum(w for t, w in weight.items() if t in toks) / total
         score = lexical + 0.5 * span_sims.get(i, 0.0)
         if figure_q and i in figure_spans:
             score += 0.6 + 0.2 * lexical
