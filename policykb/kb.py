@@ -14,7 +14,7 @@ from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index
-from policykb.tokenize import expand_query, glossary_terms, tokenize
+from policykb.tokenize import expand_query, glossary_terms
 
 CANDIDATES = 20
 FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
@@ -64,9 +64,8 @@ class KnowledgeBase:
         self.dense_error = dense_error
         self.templates = Templates(settings.prompts_dir)
         self.docs: dict[str, Document] = {d.doc_id: d for d in index.documents}
-        self._tokens = {sid: tokenize(f"{s.chapter} {s.text}") for sid, s in index.sections.items()}
-        self._span_tokens = {sid: [frozenset(tokenize(sp.text)) for sp in s.spans]
-                             for sid, s in index.sections.items()}
+        self._tokens = index.section_tokens
+        self._span_tokens = {sid: [frozenset(t) for t in spans] for sid, spans in index.span_tokens.items()}
         n = len(self._tokens)
         df: dict[str, int] = {}
         for toks in self._tokens.values():

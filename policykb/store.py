@@ -1,7 +1,8 @@
 """Chroma + BM25 build/load, the index manifest, freshness checks and the index lock.
 
 index/ layout: manifest.json (what built the index and from which documents),
-bm25/ (bm25s matrices over jieba tokens of each section), chroma/ (two Chroma
+bm25/ (bm25s matrices over jieba tokens of each section), tokens/ (each
+document's section and sentence tokens, so opening needs no re-tokenizing), chroma/ (two Chroma
 collections: one vector per section, one per sentence span). In server mode
 the collections live in the Chroma server and index/ keeps the rest.
 """
@@ -60,6 +61,8 @@ class LoadedIndex:
     sections: dict[str, Section]
     section_ids: list[str]
     bm25: Any
+    section_tokens: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    span_tokens: dict[str, list[list[str]]] = field(default_factory=dict, repr=False)
     _vectors: Any = field(default=None, repr=False)
 
     def vectors(self) -> "VectorStores":
@@ -262,14 +265,46 @@ def _section_passage(sec: Section, doc: Document) -> str:
     return f"{doc.title} {context}{sec.heading}{sec.text}"
 
 
+def document_tokens(doc: Document) -> dict[str, dict]:
+    """Return the jieba tokens of each section (with its chapter) and of each sentence span."""
+    return {"sections": {s.id: tokenize(f"{s.chapter} {s.text}") for s in doc.sections},
+            "spans": {s.id: [tokenize(sp.text) for sp in s.spans] for s in doc.sections}}
+
+
+def cached_tokens(index_dir: Path, doc: Document, write: bool = False) -> dict[str, dict]:
+    """Return a document's tokens from index/tokens/, recomputing them when missing or stale.
+
+    Tokenizing is the slow part of opening a large index (about a minute at 100k
+    sections), so ingest stores the tokens next to the vectors; `write` is only
+    set under the index lock.
+    """
+    path = index_dir / "tokens" / f"{doc.doc_id}.json"
+    key = f"{doc_fingerprint(doc)}:{dictionary_hash()}"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["key"] == key:
+            return data["tokens"]
+    tokens = document_tokens(doc)
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "tokens": tokens}, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    return tokens
+
+
 def _write_bm25(index_dir: Path, documents: list[Document]) -> list[str]:
     import bm25s
     ids, tokens = [], []
     for doc in documents:
+        cached = cached_tokens(index_dir, doc, write=True)["sections"]
         for sec in doc.sections:
             ids.append(sec.id)
-            context = f"{sec.chapter} " if sec.chapter else ""
-            tokens.append(tokenize(context + sec.text) or ["∅"])
+            tokens.append(cached[sec.id] or ["∅"])
+    keep = {f"{d.doc_id}.json" for d in documents}
+    for stale in (index_dir / "tokens").glob("*.json"):
+        if stale.name not in keep:
+            stale.unlink()
     target = index_dir / "bm25"
     tmp = index_dir / "bm25.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -293,6 +328,7 @@ def _reset_store(settings: Settings) -> None:
             SharedSystemClient.clear_system_cache()
         shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
     shutil.rmtree(settings.index_dir / "bm25", ignore_errors=True)
+    shutil.rmtree(settings.index_dir / "tokens", ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         (settings.index_dir / "manifest.json").unlink()
 
@@ -437,5 +473,8 @@ def load_index(settings: Settings, auto_ingest: bool = True,
     sections = {s.id: s for d in documents for s in d.sections}
     if set(manifest["section_ids"]) != set(sections):
         raise IndexCorruptError(f"the index lists other sections than the corpus; {REBUILD_HINT}")
+    tokens = [cached_tokens(settings.index_dir, d) for d in documents]
     return LoadedIndex(settings, manifest, documents, load_references(settings.corpus_dir, documents),
-                       sections, list(manifest["section_ids"]), bm25)
+                       sections, list(manifest["section_ids"]), bm25,
+                       {sid: t for d in tokens for sid, t in d["sections"].items()},
+                       {sid: t for d in tokens for sid, t in d["spans"].items()})

@@ -211,3 +211,21 @@ def test_answer_follows_the_link_to_a_resolved_plan(built_settings, tmp_path):
     if docs[0] == NOTICE_ID:
         assert any("已收录" in n and "ip-plan" in n for n in answer.notices)
     assert not any("尚未收录" in n for n in answer.notices)
+
+
+def test_tokens_are_stored_with_the_index_and_follow_changes(built_settings, tmp_path):
+    settings = built_copy(built_settings, tmp_path)
+    path = settings.index_dir / "tokens" / f"{NOTICE_ID}.json"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert "续贷" in stored["tokens"]["sections"][f"{NOTICE_ID}#二"]
+    index = load_index(settings, auto_ingest=False)
+    assert index.section_tokens[f"{NOTICE_ID}#二"] == stored["tokens"]["sections"][f"{NOTICE_ID}#二"]
+    add_small_doc(settings)
+    ingest(settings)
+    assert (settings.index_dir / "tokens" / "small.json").exists()
+    manifest = settings.corpus_dir / "manifest.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(SMALL_ENTRY, ""), encoding="utf-8")
+    ingest(settings)
+    assert not (settings.index_dir / "tokens" / "small.json").exists()
+    path.unlink()  # a lost token file is recomputed, not fatal
+    assert "续贷" in load_index(settings, auto_ingest=False).section_tokens[f"{NOTICE_ID}#二"]
