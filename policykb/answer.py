@@ -5,6 +5,7 @@ section, and the surrounding wording comes from the templates in prompts/.
 """
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -230,16 +231,33 @@ def plan_notices(question: str, sections: list[Section], docs: dict[str, Documen
     return notices
 
 
+def expired_target_notices(sections: list[Section], citations: list[Citation], templates: Templates,
+                           today: datetime.date | None = None) -> list[str]:
+    """Return a notice for quoted targets whose year has passed (力争2023年… read in a later year)."""
+    today = today or datetime.date.today()
+    expired = []
+    for sec, cit in zip(sections, citations):
+        for fig in sec.figures:
+            years = [int(y) for y in re.findall(r"\d{4}", fig.period)]
+            if years and max(years) < today.year and fig.text in cit.quote:
+                expired.append(f"“{fig.text}”（{fig.period}）")
+    if not expired:
+        return []
+    return [templates.render("time_bound", figures="、".join(dict.fromkeys(expired)), today=today.isoformat())]
+
+
 def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, dict[int, float]]],
                    terms: list[str], evidence: Evidence, docs: dict[str, Document],
                    references: list[Reference], templates: Templates,
                    notices: Iterable[str] = (),
-                   span_tokens: dict[str, list[frozenset[str]]] | None = None) -> Answer:
+                   span_tokens: dict[str, list[frozenset[str]]] | None = None,
+                   today: datetime.date | None = None) -> Answer:
     """Compose the cited answer, or an abstention listing the nearest sections as 可能相关.
 
     Args:
         ranked: (section, fused score, {span index: dense similarity}) best first.
         span_tokens: tokens of each section's sentences, by section id (computed when absent).
+        today: the date that decides whether a quoted target's year has passed.
     """
     notices = list(notices)
     if not ranked or should_abstain(evidence):
@@ -272,6 +290,7 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
             notices.append(templates.render("not_current", title=doc.title, status=doc.status,
                                             superseded=superseded))
     notices.extend(plan_notices(question, [s for s, _, _ in chosen], docs, references, templates))
+    notices.extend(expired_target_notices([s for s, _, _ in chosen], citations, templates, today))
     text = "\n".join(lines + notices)
     fixed = [templates.render("answer_intro")] + notices
     missing = check_figures(text, citations, fixed)

@@ -117,3 +117,22 @@ def test_templates_keep_unknown_placeholders_and_report_missing_files(tmp_path):
     from policykb.errors import CorpusError
     with pytest.raises(CorpusError, match="restore prompts"):
         t.render("related_header")
+
+
+@pytest.mark.parametrize("today,expected", [
+    ("2023-06-01", []),
+    ("2024-06-01", ["“1.2万亿元”（2023年）"]),
+    ("2026-01-01", ["“1.5万亿元”（2025年末）", "“1.2万亿元”（2023年）"]),
+])
+def test_targets_whose_year_has_passed_carry_a_notice(kb, today, expected):
+    import datetime
+    from policykb.answer import expired_target_notices
+    answer = kb.ask("2023年绿色融资余额目标是多少")
+    sec = kb.section("六")
+    notices = expired_target_notices([sec], list(answer.citations), kb.templates,
+                                     datetime.date.fromisoformat(today))
+    if not expected:
+        assert notices == []
+    else:
+        assert len(notices) == 1 and all(e in notices[0] for e in expected)
+        assert ("1.5万亿元" in notices[0]) == (len(expected) == 2)
