@@ -84,7 +84,8 @@ class KnowledgeBase:
                 embedder = create_embedding(settings)
             except PolicyKBError as exc:
                 error = str(exc)
-        index = load_index(settings, auto_ingest=auto_ingest and not error, on_ingest=on_ingest)
+        index = load_index(settings, auto_ingest=auto_ingest and not error, on_ingest=on_ingest,
+                           embedder=embedder)
         if embedder is not None:
             try:
                 index.vectors()

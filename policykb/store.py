@@ -432,12 +432,13 @@ def stale_documents(settings: Settings, documents: list[Document], manifest: dic
 
 
 def load_index(settings: Settings, auto_ingest: bool = True,
-               on_ingest: Callable[[str], None] | None = None) -> LoadedIndex:
+               on_ingest: Callable[[str], None] | None = None, embedder: Any = None) -> LoadedIndex:
     """Open the index for queries; build or refresh it first when missing or stale.
 
     Args:
         auto_ingest: when False, a missing or stale index raises instead of being built.
         on_ingest: told why an automatic ingest runs (for a notice to the user).
+        embedder: an already loaded PolicyEmbedding for that ingest, so the model loads once.
     """
     import bm25s
 
@@ -458,7 +459,7 @@ def load_index(settings: Settings, auto_ingest: bool = True,
             raise IndexCorruptError(f"the index is out of date ({reason}); run `policykb ingest`")
         if on_ingest:
             on_ingest(reason)
-        ingest(settings)
+        ingest(settings, embedder=embedder)
         manifest = read_index_manifest(settings.index_dir)
         assert manifest is not None
     try:
