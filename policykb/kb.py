@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from policykb.answer import (DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage, format_cite,
+from policykb.answer import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage, format_cite,
                              make_citation, select_quote)
 from policykb.config import MODES, Settings
 from policykb.corpus import find_section
@@ -14,9 +15,10 @@ from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index
-from policykb.tokenize import expand_query, glossary_terms
+from policykb.tokenize import expand_query, glossary_terms, word_expansions
 
 CANDIDATES = 20
+CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
 
 
@@ -151,8 +153,16 @@ class KnowledgeBase:
             return Evidence(None if result.mode == "keyword" else 0.0, 0.0)
         top = result.hits[0]
         dense = None if result.mode == "keyword" else top.scores.get("dense", 0.0)
-        cov = coverage(list(result.terms), self._tokens.get(top.section_id, ()), self._idf)
-        return Evidence(dense, cov, self.dense_threshold)
+        section_tokens = self._tokens.get(top.section_id, ())
+        if CJK_RE.search(result.question):
+            cov = coverage(list(result.terms), section_tokens, self._idf)
+            return Evidence(dense, cov, self.dense_threshold)
+        # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
+        # count as the whole question being covered, so count the words that are covered instead.
+        have = set(section_tokens)
+        words = word_expansions(result.question)
+        cov = sum(1 for w, exp in words.items() if w in have or exp & have) / len(words) if words else 0.0
+        return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS)
 
     @property
     def dense_threshold(self) -> float:

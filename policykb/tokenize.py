@@ -94,3 +94,22 @@ def expand_query(text: str) -> list[str]:
     for term in glossary_terms(text):
         tokens.extend(t for t in tokenize(term) if t not in tokens)
     return tokens
+
+
+def word_expansions(text: str) -> dict[str, set[str]]:
+    """Map each English word of a question to the policy-term tokens its glossary entries add.
+
+    Used to judge how much of an English question a section covers: a word
+    counts as covered when it, or a term the glossary gives for it, occurs.
+    """
+    words = [t for t in tokenize(text) if t.isascii()]
+    lowered = text.lower()
+    out: dict[str, set[str]] = {w: set() for w in words}
+    for term, expansion in glossary().items():
+        if not term.isascii() or not re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered):
+            continue
+        tokens = {t for e in expansion for t in tokenize(e)}
+        for w in term.split():
+            if w in out:
+                out[w] |= tokens
+    return out

@@ -136,3 +136,11 @@ def test_targets_whose_year_has_passed_carry_a_notice(kb, today, expected):
     else:
         assert len(notices) == 1 and all(e in notices[0] for e in expected)
         assert ("1.5万亿元" in notices[0]) == (len(expected) == 2)
+
+
+@pytest.mark.parametrize("question", ["Can foreigners buy property in Shanghai?",
+                                      "How much is the deposit insurance limit?",
+                                      "What documents do I need for a car insurance claim?"])
+def test_english_questions_need_most_of_their_words_covered(kb, question):
+    """One glossary word ("insurance", "property") must not make an unrelated question look answered."""
+    assert kb.ask(question).abstained
