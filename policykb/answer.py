@@ -130,7 +130,8 @@ def coverage(terms: list[str], section_tokens: Iterable[str], idf: dict[str, flo
     if not terms:
         return 0.0
     have = set(section_tokens)
-    weight = {t: idf.get(t, max(idf.values(), default=1.0)) for t in terms}
+    unseen = max(idf.values(), default=1.0)  # a term no section has weighs like the rarest one
+    weight = {t: idf.get(t, unseen) for t in terms}
     total = sum(weight.values())
     return sum(w for t, w in weight.items() if t in have) / total if total else 0.0
 

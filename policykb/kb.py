@@ -174,7 +174,10 @@ class KnowledgeBase:
 
     def ask(self, question: str, mode: str = "hybrid") -> Answer:
         """Answer a question with verbatim quotes and memo-ready citations, or abstain."""
-        result = self.search(question, mode=mode, k=5)
+        return self.answer(self.search(question, mode=mode, k=5))
+
+    def answer(self, result: SearchResult) -> Answer:
+        """Compose the cited answer (or abstention) for a search that has already run."""
         ranked = [(self.sections[h.section_id], h.score, result.span_sims.get(h.section_id, {}))
                   for h in result.hits]
         answer = compose_answer(result.question, result.mode, ranked, list(result.terms),

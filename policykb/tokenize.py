@@ -74,17 +74,19 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t not in stop]
 
 
+def glossary_matches(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Return the glossary entries (term, expansion) found in a question; English terms as whole words."""
+    lowered = text.lower()
+    return [(term, expansion) for term, expansion in glossary().items()
+            if (re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered) if term.isascii()
+                else term in text)]
+
+
 def glossary_terms(text: str) -> list[str]:
     """Return the policy terms the glossary adds for English or colloquial words in a question."""
-    lowered = text.lower()
     extra: list[str] = []
-    for term, expansion in glossary().items():
-        if term.isascii():
-            hit = re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered)
-        else:
-            hit = term in text
-        if hit:
-            extra.extend(t for t in expansion if t not in extra)
+    for _, expansion in glossary_matches(text):
+        extra.extend(t for t in expansion if t not in extra)
     return extra
 
 
@@ -102,11 +104,9 @@ def word_expansions(text: str) -> dict[str, set[str]]:
     Used to judge how much of an English question a section covers: a word
     counts as covered when it, or a term the glossary gives for it, occurs.
     """
-    words = [t for t in tokenize(text) if t.isascii()]
-    lowered = text.lower()
-    out: dict[str, set[str]] = {w: set() for w in words}
-    for term, expansion in glossary().items():
-        if not term.isascii() or not re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered):
+    out: dict[str, set[str]] = {t: set() for t in tokenize(text) if t.isascii()}
+    for term, expansion in glossary_matches(text):
+        if not term.isascii():
             continue
         tokens = {t for e in expansion for t in tokenize(e)}
         for w in term.split():

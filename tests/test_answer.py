@@ -144,3 +144,9 @@ def test_targets_whose_year_has_passed_carry_a_notice(kb, today, expected):
 def test_english_questions_need_most_of_their_words_covered(kb, question):
     """One glossary word ("insurance", "property") must not make an unrelated question look answered."""
     assert kb.ask(question).abstained
+
+
+@pytest.mark.parametrize("question", ["续贷有什么要求？", "今天天气怎么样？", "IP pledge financing target"])
+def test_answering_a_wider_search_gives_the_same_answer_as_ask(kb, question):
+    """The scorer answers a k=10 search instead of searching twice; it must see what users see."""
+    assert kb.answer(kb.search(question, k=10)) == kb.ask(question)

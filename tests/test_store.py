@@ -65,9 +65,12 @@ def test_fresh_build_counts_and_manifest(built_settings):
 
 def test_unchanged_corpus_is_a_no_op(built_settings, tmp_path):
     settings = built_copy(built_settings, tmp_path)
+    manifest = (settings.index_dir / "manifest.json").read_bytes()
+    bm25 = {p.name: p.read_bytes() for p in (settings.index_dir / "bm25").iterdir()}
     report = ingest(settings)
     assert not report.changed and report.unchanged == (NOTICE_ID,)
-    assert report.seconds < 5  # generous: the point is that nothing is re-embedded
+    assert (settings.index_dir / "manifest.json").read_bytes() == manifest  # nothing rewritten
+    assert {p.name: p.read_bytes() for p in (settings.index_dir / "bm25").iterdir()} == bm25
 
 
 def test_changed_document_replaces_its_chunks_and_removal_deletes_them(built_settings, tmp_path):
