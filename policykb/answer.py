@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from policykb.corpus import Reference, normalize_title
+from policykb.chunk import int_to_cn
 from policykb.parse import Document, Section
 from policykb.tokenize import tokenize
 
@@ -47,6 +48,8 @@ class Citation:
     section_title: str
     quote: str
     cite: str
+    path: str = ""
+    paragraph: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,13 @@ class Templates:
         return self._cache[name].format_map(_Default({k: str(v) for k, v in values.items()}))
 
 
-def format_cite(doc: Document, section: Section, item: str = "") -> str:
-    """Return the memo-ready citation, e.g. 《…通知》（沪银保监发〔2023〕24号）第二条."""
+def format_cite(doc: Document, section: Section, item: str = "", paragraphs: tuple[int, ...] = ()) -> str:
+    """Return the memo-ready citation: 《…通知》（沪银保监发〔2023〕24号）第二条, 《…民法典》第六百八十五条第二款.
+
+    Args:
+        item: the （一） label the quote falls under.
+        paragraphs: the paragraphs (款) the quote spans; named only when the article has several.
+    """
     number = f"（{doc.doc_number}）" if doc.doc_number else ""
     if section.kind == "preamble":
         where = "前言部分"
@@ -117,6 +125,8 @@ def format_cite(doc: Document, section: Section, item: str = "") -> str:
         where = f"第{section.section_no[1:]}段"
     else:
         where = section.section_no
+    if section.paragraphs > 1 and paragraphs:
+        where += "、".join(f"第{int_to_cn(p)}款" for p in sorted(set(paragraphs)))
     return f"《{doc.title}》{number}{where}{item}"
 
 
@@ -212,10 +222,13 @@ def check_figures(answer_text: str, citations: Iterable[Citation], fixed: Iterab
 
 def make_citation(doc: Document, section: Section, quote: str, item: str = "") -> Citation:
     """Build a Citation; the quote must be a verbatim substring of the section."""
-    if quote not in section.text:
+    start = section.text.find(quote)
+    if start < 0:
         raise ValueError(f"quote is not verbatim in {section.id}")
+    paragraphs = tuple(range(section.paragraph_of(start), section.paragraph_of(start + len(quote) - 1) + 1))
     return Citation(doc.doc_id, doc.title, doc.doc_number, section.section_no, section.title, quote,
-                    format_cite(doc, section, item))
+                    format_cite(doc, section, item, paragraphs), section.chapter,
+                    paragraphs[0] if section.paragraphs > 1 else 0)
 
 
 def plan_notices(question: str, sections: list[Section], docs: dict[str, Document],

@@ -117,37 +117,53 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.answer import format_cite
     from policykb.corpus import find_section, load_documents
+    from policykb.links import find_links, link_map
     documents = load_documents(settings.corpus_dir)
     sec = find_section(documents, args.section, args.doc)
     doc = next(d for d in documents if d.doc_id == sec.doc_id)
+    links = find_links(doc, sec, link_map(documents))
     if args.json:
         _print_json({"doc_id": sec.doc_id, "doc_title": doc.title, "doc_number": doc.doc_number,
                      "section_no": sec.section_no, "section_title": sec.title, "chapter": sec.chapter,
-                     "text": sec.text, "cite": format_cite(doc, sec), "references": list(sec.references),
+                     "path": list(sec.path), "text": sec.text, "cite": format_cite(doc, sec),
+                     "paragraphs": [sec.text[a:b].strip() for a, b in
+                                    zip(sec.paragraph_starts, sec.paragraph_starts[1:] + (len(sec.text),))],
+                     "references": list(sec.references), "links": [link.to_dict() for link in links],
                      "figures": [{"text": f.text, "period": f.period} for f in sec.figures]})
     else:
         print(format_cite(doc, sec))
         if sec.chapter:
             print(sec.chapter)
         print(sec.display)
+        for link in links:
+            where = f"第{link.paragraph}款" if link.paragraph else ""
+            print(f"  → {link.text}：{link.target}{where}")
     return 0
+
+
+def _doc_row(d: Any) -> dict:
+    return {"doc_id": d.doc_id, "title": d.title, "doc_number": d.doc_number, "issuer": d.issuer,
+            "date": d.date, "effective_date": d.effective_date, "status": "indexed", "validity": d.status,
+            "superseded_by": d.superseded_by, "sections": len(d.sections),
+            "amendments": [{"date": a.date, "action": a.action, "text": a.text} for a in d.amendments]}
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.corpus import load_documents, load_references
     docs = load_documents(settings.corpus_dir)
     refs = load_references(settings.corpus_dir, docs)
-    rows = [{"doc_id": d.doc_id, "title": d.title, "doc_number": d.doc_number, "issuer": d.issuer,
-             "date": d.date, "status": "indexed", "validity": d.status, "sections": len(d.sections)}
-            for d in docs]
+    rows = [_doc_row(d) for d in docs]
     ref_rows = [{"title": r.title, "status": r.status, "cited_by": list(r.cited_by),
                  "resolved_doc_id": r.resolved_doc_id} for r in refs]
     if args.json:
         _print_json({"documents": rows, "references": ref_rows})
         return 0
     for r in rows:
-        print(f"{r['doc_id']}\t{r['title']}\t{r['doc_number']}\t{r['issuer']}\t{r['date']}\t"
-              f"{r['status']}\t{r['validity']}\t{r['sections']} 节")
+        validity = r["validity"] + (f"（由 {r['superseded_by']} 替代）" if r["superseded_by"] else "")
+        print(f"{r['doc_id']}\t{r['title']}\t{r['doc_number'] or '—'}\t{r['issuer'] or '—'}\t"
+              f"公布 {r['date'] or '—'}\t施行 {r['effective_date'] or '—'}\t{validity}\t{r['sections']} 节")
+        for a in r["amendments"]:
+            print(f"\t  {a['date']} {a['action']}")
     for r in ref_rows:
         where = ", ".join(r["cited_by"])
         state = f"已收录 {r['resolved_doc_id']}" if r["resolved_doc_id"] else "referenced-only（全文未收录）"
@@ -155,33 +171,58 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    """Add or replace one document and print what was found in it."""
-    from dataclasses import asdict
-    from policykb.manage import add_document
-    meta = {k: getattr(args, k) for k in ("title", "doc_number", "issuer", "date", "effective_date",
-                                           "status", "superseded_by")}
-    report = add_document(settings, args.file, args.doc_id, progress=_progress, **meta)
-    if args.json:
-        _print_json({**asdict(report), "sections": report.sections})
-        return 0
+def _print_added(report: Any, settings: Settings, dry_run: bool) -> None:
     nos = report.section_nos
     span = f"（{nos[0]} … {nos[-1]}）" if len(nos) > 1 else (f"（{nos[0]}）" if nos else "")
-    print(f"{'已替换 replaced' if report.replaced else '已收录 added'} {report.doc_id} → "
-          f"{settings.corpus_dir / report.source}")
+    verb = "将收录 would add" if dry_run else ("已替换 replaced" if report.replaced else "已收录 added")
+    print(f"{verb} {report.doc_id} → {settings.corpus_dir / report.source}")
     print(f"  标题 title：{report.title}")
     print(f"  文号 doc number：{report.doc_number or '（未识别，可用 --doc-number 指定）'}")
-    print(f"  发文机关 issuer：{report.issuer or '—'}    日期 date：{report.date or '—'}")
+    print(f"  发文机关 issuer：{report.issuer or '—'}    公布 date：{report.date or '—'}    "
+          f"施行 effective：{report.effective_date or '—'}")
+    if report.amendments:
+        print(f"  沿革 history：{'；'.join(report.amendments)}")
     print(f"  条款 sections：{report.sections} 节{span}")
-    if report.chapters:
-        print(f"  章节 chapters：{'、'.join(report.chapters)}")
+    if report.first_article:
+        print(f"  首条位置 first article：{report.first_article}")
+    if report.supersedes:
+        print(f"  已替代 supersedes：{report.supersedes} 已标记为 已被替代（加 --keep-both 可保留为现行有效）")
+    if report.superseded_by:
+        print(f"  效力 status：{report.status}，由 {report.superseded_by} 替代")
     for title in report.resolves:
         print(f"  引用已关联 reference resolved：《{title}》")
     for title in report.unresolved:
         print(f"  引用未收录 referenced-only：《{title}》")
-    ing = report.ingest
-    print(f"  索引 index：共 {ing.sections} 节 sections、{ing.spans} 句 spans（{ing.seconds:.1f} s）")
-    return 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add or replace documents (files and folders) and print what was found in each."""
+    from dataclasses import asdict
+    from pathlib import Path
+    from policykb.manage import add_documents
+    meta = {k: getattr(args, k) for k in ("title", "doc_number", "issuer", "date", "effective_date",
+                                           "status", "superseded_by")}
+    batch = add_documents(settings, [Path(p) for p in args.paths], args.doc_id, progress=_progress,
+                          dry_run=args.dry_run, keep_both=args.keep_both, **meta)
+    if args.json:
+        _print_json({"documents": [{**asdict(r), "sections": r.sections} for r in batch.added],
+                     "failed": [{"path": f.path, "error": f.message} for f in batch.failed],
+                     "skipped": list(batch.skipped), "dry_run": batch.dry_run,
+                     "ingest": asdict(batch.ingest)})
+    else:
+        for report in batch.added:
+            _print_added(report, settings, batch.dry_run)
+        for failure in batch.failed:
+            _err(f"{failure.path}：{failure.message}（已跳过 skipped）")
+        if batch.skipped:
+            print(f"跳过 skipped（说明文件或不支持的格式）：{len(batch.skipped)} 个")
+        verb = "可收录 would add" if batch.dry_run else "收录 added"
+        print(f"合计 summary：{verb} {len(batch.added)} 份，失败 failed {len(batch.failed)} 份")
+        if not batch.dry_run and batch.added:
+            ing = batch.ingest
+            print(f"索引 index：共 {ing.sections} 节 sections、{ing.spans} 个子段向量 sub-unit vectors"
+                  f"（{ing.seconds:.1f} s）")
+    return 1 if batch.failed else 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -273,19 +314,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="输出 JSON")
     p.set_defaults(func=cmd_docs)
 
-    p = sub.add_parser("add", help="收录或替换一份文件并建立索引 add or replace a document",
+    p = sub.add_parser("add", help="收录或替换文件（可多个文件和目录）并建立索引 add or replace documents",
                        description="收录 .txt .md（UTF-8/GBK）.docx .pdf（须有文字层）.html 文件：复制到文件目录、"
-                       "写入 manifest.toml 并建立索引。标题、文号、日期从文件中识别，参数可覆盖。"
-                       "同一 doc_id 再次收录即替换旧版本（旧条款全部删除）。")
-    p.add_argument("file", help="文件路径 path of the file")
-    p.add_argument("--doc-id", help="文件编号 doc_id (default: from the 文号, e.g. shi-yin-hu-2024-7, or the file name)")
-    p.add_argument("--title", help="标题 title (default: the title line of the document)")
-    p.add_argument("--doc-number", help="文号, e.g. 示银沪发〔2024〕7号 (default: found in the document)")
-    p.add_argument("--issuer", help="发文机关 issuer (default: the signature line)")
-    p.add_argument("--date", help="成文日期 YYYY-MM-DD (default: the date line)")
-    p.add_argument("--effective-date", help="施行日期 YYYY-MM-DD")
+                       "写入 manifest.toml 并建立索引。可一次给出多个文件和目录（递归收录其中支持的格式，"
+                       "跳过 README/LICENSE），模型只加载一次、索引只写一次；有问题的文件报错并跳过，其余照常收录。"
+                       "标题、文号、日期、发文机关从文件中识别，参数可覆盖。同一 doc_id 再次收录即替换旧版本；"
+                       "标题相同而版本日期较新的文件另行收录，旧版本标记为 已被替代。")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="文件或目录 files and directories")
+    p.add_argument("--doc-id", help="文件编号 doc_id (one file only; default: from the 文号, e.g. "
+                   "guowuyuanling-660, else from the title, e.g. minfadian)")
+    p.add_argument("--title", help="标题 title (one file only; default: the title line of the document)")
+    p.add_argument("--doc-number", help="文号, e.g. 示银沪发〔2024〕7号 or 国务院令第660号 (one file only; "
+                   "default: found in the document)")
+    p.add_argument("--issuer", help="发文机关 issuer (default: the history or signature line)")
+    p.add_argument("--date", help="公布/成文日期 YYYY-MM-DD (default: the 公布 or 通过 line, or the date line)")
+    p.add_argument("--effective-date", help="施行日期 YYYY-MM-DD (default: the 施行 line)")
     p.add_argument("--status", choices=("现行有效", "已废止", "已被替代"), help="效力状态 (default 现行有效)")
     p.add_argument("--superseded-by", help="被哪份文件替代 the doc_id or title that replaces it")
+    p.add_argument("--keep-both", action="store_true",
+                   help="同名文件的新旧版本都保留为现行有效 do not mark an older version 已被替代")
+    p.add_argument("--dry-run", action="store_true",
+                   help="只显示将读到的内容，不收录 print what would be read, change nothing")
     p.add_argument("--json", action="store_true", help="输出 JSON")
     p.set_defaults(func=cmd_add)
 

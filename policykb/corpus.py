@@ -31,11 +31,13 @@ class Reference:
 
 
 def normalize_title(title: str) -> str:
-    """Return a title key that ignores quote styles, bracket widths, spaces and a year range."""
+    """Return a title key that ignores quote styles, bracket widths, spaces, a year range and 中华人民共和国."""
     t = title.translate(str.maketrans({"“": '"', "”": '"', "（": "(", "）": ")", "《": "", "》": "",
                                        "‘": "'", "’": "'", "〔": "[", "〕": "]", "—": "-", "－": "-"}))
     t = re.sub(r"\(\s*\d{4}\s*[-–至]\s*\d{4}\s*年?\s*\)", "", t)
-    return re.sub(r"[\s\"'\u3000]", "", t)
+    t = re.sub(r"[\s\"'\u3000<>〈〉]", "", t)
+    # A law is cited by its short name as often as by its full one: 《公司法》 is 《中华人民共和国公司法》.
+    return t.replace("中华人民共和国", "") or t
 
 
 def read_manifest(corpus_dir: Path) -> dict:

@@ -12,7 +12,7 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-from policykb.chunk import is_heading
+from policykb.chunk import int_to_cn, is_heading
 from policykb.errors import DocumentError
 from policykb.parse import decode_bytes
 
@@ -104,17 +104,39 @@ MD_FENCE_RE = re.compile(r"^\s{0,3}(```|~~~)")
 MD_RULE_RE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 
 
+def _md_level(line: str) -> int:
+    """Return the level of a Markdown heading line (1 for `# `)."""
+    return len(line.strip()) - len(line.strip().lstrip("#"))
+
+
+def _part_heading(name: str, n: int) -> str:
+    """Return a code's part heading as 第N编: `# 物权编` is the second part, 第二编 物权.
+
+    A heading that already has its number, or a closing 附则, is kept as printed.
+    """
+    name = name.strip()
+    if re.match(r"^第.+编", name) or not (name.endswith("编") or name == "总则"):
+        return name
+    return f"第{int_to_cn(n)}编 {name.removesuffix('编')}"
+
+
 def markdown_to_text(text: str) -> str:
     """Strip Markdown markup (headings, emphasis, links, bullets, fences) and keep the words."""
     out = []
+    parts = 0
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
-    for line in text.replace("\r\n", "\n").split("\n"):
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw
         if MD_FENCE_RE.match(line) or MD_RULE_RE.match(line):
             out.append("")
             continue
         m = MD_HEADING_RE.match(line)
         if m:
             line = m.group(1)
+            if _md_level(raw) == 1:
+                parts += 1
+                if parts > 1:  # the first `# ` line is the title; later ones are the parts (编) of a code
+                    line = _part_heading(line, parts - 1)
         else:
             line = MD_BULLET_RE.sub("", line)
         line = MD_LINK_RE.sub(lambda m: m.group(1) or "", line)
@@ -132,23 +154,7 @@ BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", 
               "aside", "figure", "figcaption", "center", "address", "body", "caption", "hr", "form"}
 SKIP_TAGS = {"script", "style", "head", "noscript", "template", "svg", "math", "iframe", "object"}
 CELL_TAGS = {"td", "th"}
-CN_COUNT = "一二三四五六七八九"
 
-
-def int_to_cn(n: int) -> str:
-    """Write 1–999 as a Chinese numeral (十一, 二十, 一百零五), as in 第十一条."""
-    if n <= 0 or n >= 1000:
-        return str(n)
-    hundreds, rest = divmod(n, 100)
-    tens, ones = divmod(rest, 10)
-    out = f"{CN_COUNT[hundreds - 1]}百" if hundreds else ""
-    if tens:
-        out += ("" if (tens == 1 and not hundreds) else CN_COUNT[tens - 1]) + "十"
-    elif hundreds and ones:
-        out += "零"
-    if ones:
-        out += CN_COUNT[ones - 1]
-    return out
 
 
 def decode_html(data: bytes, name: str) -> str:

@@ -14,7 +14,7 @@ from policykb.corpus import find_section
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
-from policykb.store import LoadedIndex, load_index
+from policykb.store import LoadedIndex, load_index, unit_span_range
 from policykb.tokenize import expand_query, glossary_terms, word_expansions
 
 CANDIDATES = 20
@@ -135,9 +135,10 @@ class KnowledgeBase:
             sec = stores.query(vec, CANDIDATES)
             spans = stores.query(vec, CANDIDATES * 3, spans=True)
             rankings["dense"] = dense_ranking(sec, spans, CANDIDATES)
-            for span_id, sim in spans:
-                sid, j = span_id.rsplit(":", 1)
-                span_sims.setdefault(sid, {})[int(j)] = sim
+            for unit, sim in spans:
+                sid, indices = unit_span_range(unit)
+                for j in indices:
+                    span_sims.setdefault(sid, {})[j] = sim
         if mode == "hybrid":
             hits = fuse(rankings, FUSION_WEIGHTS, limit=max(k, 3))
         else:

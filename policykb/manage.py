@@ -7,6 +7,7 @@ source file and manifest are put back and the index is brought back in line.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -24,34 +25,14 @@ from policykb.corpus import (DOC_FIELDS, DOC_ID_RE, MANIFEST, STATUSES, load_doc
 from policykb.errors import (CorpusError, DocumentError, DuplicateDocumentError, IndexCorruptError,
                              NotFoundError, PolicyKBError)
 from policykb.formats import read_any
-from policykb.parse import DOC_NUMBER_RE, Document, parse_text, sniff_metadata
+from policykb.docid import derive_doc_id
+from policykb.formats import SUPPORTED_SUFFIXES
+from policykb.parse import Document, is_doc_number, parse_text, sniff_metadata
 from policykb.store import IngestReport, ingest, index_lock, read_index_manifest
 
 META_FIELDS = ("title", "doc_number", "issuer", "date", "effective_date", "status", "superseded_by")
 DATE_FIELDS = ("date", "effective_date")
 MANIFEST_ONLY = ("effective_date", "status", "superseded_by")
-DOC_NUMBER_PARTS_RE = re.compile(r"^(?P<prefix>.+?)[〔\[［(（](?P<year>\d{4})[〕\]］)）](?P<no>\d{1,4})号$")
-
-# Pinyin of the characters that make up the issuer prefix of a 文号 (沪银保监发, 银发, 示银沪发…),
-# enough to name a document like hu-yin-bao-jian-2023-24 without a pinyin dependency.
-# A prefix with any other character falls back to the file name.
-PINYIN = dict(pair.split(":") for pair in (
-    "京:jing 津:jin 沪:hu 渝:yu 冀:ji 晋:jin 辽:liao 吉:ji 黑:hei 苏:su 浙:zhe 皖:wan 闽:min 赣:gan "
-    "鲁:lu 豫:yu 鄂:e 湘:xiang 粤:yue 琼:qiong 川:chuan 蜀:shu 贵:gui 黔:qian 云:yun 滇:dian 陕:shaan "
-    "甘:gan 陇:long 青:qing 蒙:meng 桂:gui 藏:zang 宁:ning 新:xin 港:gang 澳:ao 台:tai 深:shen 厦:xia "
-    "甬:yong 连:lian 银:yin 保:bao 监:jian 证:zheng 金:jin 融:rong 管:guan 总:zong 局:ju 办:ban 厅:ting "
-    "函:han 令:ling 规:gui 财:cai 税:shui 人:ren 行:hang 央:yang 国:guo 务:wu 院:yuan 部:bu 委:wei "
-    "会:hui 政:zheng 商:shang 外:wai 汇:hui 科:ke 技:ji 改:gai 审:shen 计:ji 农:nong 工:gong 信:xin "
-    "中:zhong 市:shi 省:sheng 区:qu 协:xie 公:gong 司:si 通:tong 告:gao 电:dian 建:jian 交:jiao 招:zhao "
-    "民:min 兴:xing 光:guang 浦:pu 华:hua 安:an 平:ping 邮:you 储:chu 业:ye 险:xian 资:zi 贷:dai "
-    "普:pu 惠:hui 风:feng 示:shi 例:li 制:zhi 综:zong 合:he 稽:ji 查:cha 统:tong 营:ying 运:yun 济:ji "
-    "经:jing 价:jia 贸:mao 易:yi 海:hai 关:guan 质:zhi 检:jian 场:chang 生:sheng 态:tai 环:huan 住:zhu "
-    "房:fang 城:cheng 乡:xiang 教:jiao 卫:wei 健:jian 文:wen 旅:lv 体:ti 自:zi 源:yuan 水:shui 利:li "
-    "能:neng 网:wang 上:shang 北:bei 南:nan 东:dong 西:xi 广:guang 天:tian 山:shan 河:he 湖:hu "
-    "江:jiang 福:fu 长:chang 重:chong 庆:qing 州:zhou 特:te 字:zi 清:qing 算:suan 付:fu 结:jie "
-    "租:zu 期:qi 货:huo 基:ji 投:tou 托:tuo 债:zhai 券:quan 所:suo 理:li").split())
-
-
 @dataclass(frozen=True)
 class AddReport:
     """What `policykb add` found in the file and what it changed."""
@@ -68,6 +49,12 @@ class AddReport:
     resolves: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
     ingest: IngestReport = field(default_factory=IngestReport)
+    effective_date: str = ""
+    status: str = "现行有效"
+    superseded_by: str = ""
+    supersedes: str = ""
+    amendments: tuple[str, ...] = ()
+    first_article: str = ""
 
     @property
     def sections(self) -> int:
@@ -84,29 +71,6 @@ class RemoveReport:
     sections: int
     source: str
     ingest: IngestReport = field(default_factory=IngestReport)
-
-
-def slugify(text: str) -> str:
-    """Return a lowercase ASCII id fragment (letters, digits, hyphens), or '' when none is left."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60].strip("-")
-
-
-def derive_doc_id(doc_number: str, stem: str, content: bytes) -> str:
-    """Pick a stable ASCII doc_id from the 文号 (shi-yin-hu-2024-7), else the file name, else the content."""
-    m = DOC_NUMBER_PARTS_RE.match(doc_number.replace(" ", ""))
-    if m:
-        prefix = m.group("prefix")
-        prefix = prefix[:-1] if prefix.endswith("发") and len(prefix) > 1 else prefix
-        if all(ch in PINYIN or ch.isascii() and ch.isalnum() for ch in prefix):
-            parts = [PINYIN.get(ch, ch.lower()) for ch in prefix]
-            return f"{'-'.join(parts)}-{m.group('year')}-{int(m.group('no'))}"
-    slug = slugify(stem)
-    if len(slug) >= 2:
-        return slug
-    if m:
-        return f"doc-{m.group('year')}-{int(m.group('no'))}"
-    return "doc-" + hashlib.sha256(content).hexdigest()[:8]
 
 
 def _check_meta(meta: dict[str, str | None]) -> dict[str, str]:
@@ -126,8 +90,8 @@ def _check_meta(meta: dict[str, str | None]) -> dict[str, str]:
                                   f"例如 --{key.replace('_', '-')} 2024-06-15") from None
         if key == "status" and value not in STATUSES:
             raise CorpusError(f"--status 只能是 {' / '.join(STATUSES)}，而不是 {value!r}")
-        if key == "doc_number" and not DOC_NUMBER_RE.fullmatch(value.replace(" ", "")):
-            raise CorpusError(f"--doc-number {value!r} 不像文号，应形如 示银发〔2024〕7号")
+        if key == "doc_number" and not is_doc_number(value):
+            raise CorpusError(f"--doc-number {value!r} 不像文号，应形如 示银发〔2024〕7号 或 国务院令第660号")
         out[key] = value
     return out
 
@@ -149,7 +113,7 @@ def prepare_document(settings: Settings, path: Path, doc_id: str | None = None,
     values = {k: v for k, v in found.items() if k in META_FIELDS and v}
     values.update(given)
     if doc_id is None:
-        doc_id = derive_doc_id(values.get("doc_number", ""), path.stem, data)
+        doc_id = derive_doc_id(values.get("doc_number", ""), values.get("title", ""), path.stem, data)
     if not DOC_ID_RE.match(doc_id):
         raise CorpusError(f"doc_id {doc_id!r} 只能包含字母、数字和 . _ -（以字母或数字开头，最长 80 个字符）；"
                           "请用 --doc-id 指定，例如 --doc-id shi-yin-2024-7")
@@ -288,63 +252,229 @@ def _realign(settings: Settings, embedder: Any) -> None:
         ingest(settings, rebuild=True, embedder=embedder, locked=True)
 
 
-def add_document(settings: Settings, path: Path, doc_id: str | None = None, *, embedder: Any = None,
-                 progress: Callable[[int], Callable[[int], None]] | None = None,
-                 **meta: str | None) -> AddReport:
-    """Copy a file into the corpus, record it in the manifest and index it (replacing a same-id document).
+def collect_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Expand directories (recursively, in name order) into supported files; return files and skipped names.
 
-    Metadata (title, 文号, issuer, date) is read from the document; keyword
-    arguments override it. Nothing is changed when the file is rejected.
+    A folder's README and LICENSE files describe the folder and are skipped; a path
+    named on the command line is always taken, so an unsupported one is reported.
     """
-    path = Path(path)
-    explicit_id = doc_id is not None
-    doc, values, data = prepare_document(settings, path, doc_id, **meta)
-    corpus = settings.corpus_dir
-    with index_lock(settings):
-        entries = read_manifest(corpus)["documents"]
-        digest = _sha(data)
-        for entry in entries:
-            existing = corpus / entry["source"]
-            if existing.exists() and _sha(existing.read_bytes()) == digest:
-                raise DuplicateDocumentError(
-                    f"{path.name} 与已收录的 {entry['doc_id']}（{entry['source']}）内容完全相同，未做更改；"
-                    f"如需修改元数据请编辑 {corpus / MANIFEST} 后运行 `policykb ingest`")
-        old = next((e for e in entries if e["doc_id"] == doc.doc_id), None)
-        if old and not explicit_id and old.get("title") and \
-                normalize_title(old["title"]) != normalize_title(doc.title):
-            raise DuplicateDocumentError(
-                f"doc_id {doc.doc_id} 已属于《{old['title']}》，而 {path.name} 的标题是《{doc.title}》；"
-                f"要替换它请加 --doc-id {doc.doc_id}，要另行收录请用 --doc-id 指定新的编号")
-        target = corpus / doc.source
-        clash = next((e for e in entries if e["source"] == doc.source and e["doc_id"] != doc.doc_id), None)
-        if clash:
-            raise CorpusError(f"{target} 已是 {clash['doc_id']} 的源文件；请用 --doc-id 指定其他编号")
-        old_source = corpus / old["source"] if old else None
-        if old:  # status fields live only in the manifest: a new version keeps them unless overridden
-            values.update({k: str(old.get(k, "")) for k in MANIFEST_ONLY if not meta.get(k) and old.get(k)})
-        snapshot = _Snapshot.take(corpus, [target] + ([old_source] if old_source else []))
-        try:
-            if not (target.exists() and target.samefile(path)):  # the file may already sit in corpus/
-                target.unlink(missing_ok=True)
-                shutil.copyfile(path, target)
-            if old_source and old_source != target:
-                old_source.unlink(missing_ok=True)
-            toml = _load_toml(corpus)
-            _set_entry(toml, _entry_values(doc, values, doc.source))
-            _write_text(corpus / MANIFEST, tomlkit.dumps(toml))
-        except OSError as exc:
-            snapshot.restore(corpus)
-            raise CorpusError(f"无法写入 {corpus}：{exc.strerror}；请检查目录权限后重试") from exc
-        report = _reindex(settings, snapshot, embedder, progress)
-    docs = load_documents(corpus)
-    refs = load_references(corpus, docs)
-    resolves = tuple(r.title for r in refs if r.resolved_doc_id == doc.doc_id and r.cited_by)
-    unresolved = tuple(r.title for r in refs if not r.resolved_doc_id
-                       and any(c.startswith(f"{doc.doc_id}#") for c in r.cited_by))
+    files: list[Path] = []
+    skipped: list[str] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.name.startswith(".") or any(part.startswith(".") for part in child.relative_to(path).parts):
+                continue
+            if child.stem.upper() in ("README", "LICENSE", "LICENCE", "NOTICE", "COPYING") \
+                    or child.suffix.lower() not in SUPPORTED_SUFFIXES:
+                skipped.append(str(child))
+                continue
+            files.append(child)
+    return list(dict.fromkeys(files)), skipped
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file of a batch that was not added, and why."""
+
+    path: str
+    error: PolicyKBError
+
+    @property
+    def message(self) -> str:
+        """Return the error message for the user."""
+        return str(self.error)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What `policykb add PATH...` added, what failed, and the one ingest that indexed it all."""
+
+    added: tuple[AddReport, ...] = ()
+    failed: tuple[FileFailure, ...] = ()
+    skipped: tuple[str, ...] = ()
+    ingest: IngestReport = field(default_factory=IngestReport)
+    dry_run: bool = False
+
+
+def _version_key(doc: Document) -> str:
+    return doc.version_date
+
+
+def _unique_id(base: str, doc: Document, taken: set[str]) -> str:
+    """Return base, or base-YEAR (then base-YEAR-2…) when another version holds base."""
+    if base not in taken:
+        return base
+    year = doc.version_date[:4]
+    candidate = f"{base}-{year}" if year else f"{base}-2"
+    n = 2
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{year}-{n}" if year else f"{base}-{n}"
+    return candidate
+
+
+def _report(doc: Document, values: dict[str, str], replaced: bool, supersedes: str = "",
+            refs: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+            ingest_report: IngestReport | None = None) -> AddReport:
+    first = next((s for s in doc.sections if s.kind == "article"), None)
     return AddReport(doc.doc_id, doc.title, doc.doc_number, doc.issuer, doc.date, doc.source,
                      tuple(s.section_no for s in doc.sections),
                      tuple(dict.fromkeys(s.chapter for s in doc.sections if s.chapter)),
-                     old is not None, resolves, unresolved, report)
+                     replaced, refs[0], refs[1], ingest_report or IngestReport(),
+                     effective_date=values.get("effective_date", "") or doc.effective_date,
+                     status=values.get("status", "") or "现行有效",
+                     superseded_by=values.get("superseded_by", ""), supersedes=supersedes,
+                     amendments=tuple(f"{a.date} {a.action}" for a in doc.amendments),
+                     first_article=(f"{first.chapter} › {first.section_no}" if first and first.chapter
+                                    else first.section_no if first else ""))
+
+
+def add_documents(settings: Settings, paths: list[Path], doc_id: str | None = None, *, embedder: Any = None,
+                  progress: Callable[[int], Callable[[int], None]] | None = None, dry_run: bool = False,
+                  keep_both: bool = False, **meta: str | None) -> BatchReport:
+    """Add files and folders in one batch: parse all, copy the good ones, write the manifest and index once.
+
+    A file that cannot be read or parsed, or duplicates a document already in the
+    knowledge base, is reported in `failed` and skipped while the others land.
+    A document with the title of an indexed one and another version date is added
+    under its own id, and the older of the two is marked 已被替代 (unless keep_both).
+    Metadata flags override what a document states; title, 文号 and doc_id name one
+    document, so they are refused for a batch of several files.
+    """
+    files, skipped = collect_files(paths)
+    if not files:
+        raise DocumentError(f"{', '.join(map(str, paths))} 中没有可收录的文件（{SUPPORTED_HINT_ADD}）")
+    single = {"doc_id": doc_id, "title": meta.get("title"), "doc_number": meta.get("doc_number")}
+    given = [k for k, v in single.items() if v]
+    if len(files) > 1 and given:
+        raise CorpusError(f"--{given[0].replace('_', '-')} 只能用于一个文件，而这次要收录 {len(files)} 个文件；"
+                          "请逐个收录，或去掉该参数")
+    failed: list[FileFailure] = []
+    prepared: list[tuple[Path, Document, dict[str, str], bytes]] = []
+    for path in files:
+        try:
+            prepared.append((path, *prepare_document(settings, path, doc_id, **meta)))
+        except PolicyKBError as exc:
+            failed.append(FileFailure(str(path), exc))
+    if dry_run:
+        return BatchReport(tuple(_report(d, v, False) for _, d, v, _ in prepared), tuple(failed),
+                           tuple(skipped), dry_run=True)
+    corpus = settings.corpus_dir
+    done: list[tuple[Document, dict[str, str], bool, str]] = []
+    with index_lock(settings):
+        entries = read_manifest(corpus)["documents"]
+        current = {d.doc_id: d for d in load_documents(corpus)}
+        digests = {_sha((corpus / e["source"]).read_bytes()): e["doc_id"] for e in entries
+                   if (corpus / e["source"]).exists()}
+        snapshot = _Snapshot.take(corpus, [corpus / e["source"] for e in entries])
+        toml = _load_toml(corpus)
+        try:
+            for path, doc, values, data in prepared:
+                try:
+                    step = _place(settings, toml, entries, current, digests, snapshot, path, doc, values, data,
+                                  explicit_id=doc_id is not None, keep_both=keep_both, meta=meta)
+                except PolicyKBError as exc:
+                    failed.append(FileFailure(str(path), exc))
+                    continue
+                done.append(step)
+            if done:
+                _write_text(corpus / MANIFEST, tomlkit.dumps(toml))
+        except OSError as exc:
+            snapshot.restore(corpus)
+            raise CorpusError(f"无法写入 {corpus}：{exc.strerror}；请检查目录权限后重试") from exc
+        report = _reindex(settings, snapshot, embedder, progress) if done else IngestReport()
+    docs = load_documents(corpus) if done else []
+    refs = load_references(corpus, docs) if done else []
+    added = []
+    for doc, values, replaced, supersedes in done:
+        resolves = tuple(r.title for r in refs if r.resolved_doc_id == doc.doc_id and r.cited_by)
+        unresolved = tuple(r.title for r in refs if not r.resolved_doc_id
+                           and any(c.startswith(f"{doc.doc_id}#") for c in r.cited_by))
+        added.append(_report(doc, values, replaced, supersedes, (resolves, unresolved), report))
+    return BatchReport(tuple(added), tuple(failed), tuple(skipped), report)
+
+
+SUPPORTED_HINT_ADD = "支持 " + " ".join(SUPPORTED_SUFFIXES)
+
+
+def _place(settings: Settings, toml: Any, entries: list[dict], current: dict[str, Document],
+           digests: dict[str, str], snapshot: "_Snapshot", path: Path, doc: Document,
+           values: dict[str, str], data: bytes, *,
+           explicit_id: bool, keep_both: bool, meta: dict[str, str | None]) -> tuple[Document, dict, bool, str]:
+    """Copy one prepared file into corpus/ and record it in the (unsaved) manifest; return what was done."""
+    corpus = settings.corpus_dir
+    digest = _sha(data)
+    if digest in digests:
+        holder = digests[digest]
+        raise DuplicateDocumentError(
+            f"{path.name} 与已收录的 {holder} 内容完全相同，未做更改；"
+            f"如需修改元数据请编辑 {corpus / MANIFEST} 后运行 `policykb ingest`")
+    supersedes = ""
+    if not explicit_id:
+        key = normalize_title(doc.title)
+        versions = [d for d in current.values() if normalize_title(d.title) == key]
+        other = [d for d in versions if d.version_date and doc.version_date and d.version_date != doc.version_date]
+        if other:  # another version of the same document: both stay, the older one is marked
+            new_id = _unique_id(doc.doc_id, doc, set(current))
+            if new_id != doc.doc_id:
+                doc = dataclasses.replace(doc, doc_id=new_id, source=f"{new_id}{path.suffix.lower()}")
+            newest = max(other, key=_version_key)
+            if not keep_both and not meta.get("status"):
+                if newest.version_date < doc.version_date:
+                    supersedes = ", ".join(o.doc_id for o in other)
+                else:
+                    values.update(status="已被替代", superseded_by=newest.doc_id)
+    old = next((e for e in entries if e["doc_id"] == doc.doc_id), None)
+    if old and not explicit_id and old.get("title") and \
+            normalize_title(old["title"]) != normalize_title(doc.title):
+        raise DuplicateDocumentError(
+            f"doc_id {doc.doc_id} 已属于《{old['title']}》，而 {path.name} 的标题是《{doc.title}》；"
+            f"要替换它请加 --doc-id {doc.doc_id}，要另行收录请用 --doc-id 指定新的编号")
+    target = corpus / doc.source
+    clash = next((e for e in entries if e["source"] == doc.source and e["doc_id"] != doc.doc_id), None)
+    if clash:
+        raise CorpusError(f"{target} 已是 {clash['doc_id']} 的源文件；请用 --doc-id 指定其他编号")
+    old_source = corpus / old["source"] if old else None
+    if old:  # status fields live only in the manifest: a new version keeps them unless overridden
+        values.update({k: str(old.get(k, "")) for k in MANIFEST_ONLY if not meta.get(k) and old.get(k)})
+    snapshot.files.setdefault(target, target.read_bytes() if target.exists() else None)
+    if not (target.exists() and target.samefile(path)):  # the file may already sit in corpus/
+        target.unlink(missing_ok=True)
+        shutil.copyfile(path, target)
+    if old_source and old_source != target:
+        old_source.unlink(missing_ok=True)
+    for older in filter(None, supersedes.split(", ")):
+        _mark_superseded(toml, entries, older, doc.doc_id)
+    fields = _entry_values(doc, values, doc.source)
+    _set_entry(toml, fields)
+    if old:
+        entries[entries.index(old)] = fields
+    else:
+        entries.append(fields)
+    current[doc.doc_id] = doc
+    digests[digest] = doc.doc_id
+    return doc, values, old is not None, supersedes
+
+
+def _mark_superseded(toml: Any, entries: list[dict], doc_id: str, by: str) -> None:
+    """Mark an indexed document 已被替代 by another in the manifest."""
+    entry = next(e for e in entries if e["doc_id"] == doc_id)
+    entry.update(status="已被替代", superseded_by=by)
+    _set_entry(toml, {k: str(entry.get(k, "")) for k in DOC_FIELDS})
+
+
+def add_document(settings: Settings, path: Path, doc_id: str | None = None, *, embedder: Any = None,
+                 progress: Callable[[int], Callable[[int], None]] | None = None,
+                 keep_both: bool = False, **meta: str | None) -> AddReport:
+    """Add or replace one file (see add_documents); raise its error instead of reporting it."""
+    batch = add_documents(settings, [Path(path)], doc_id, embedder=embedder, progress=progress,
+                          keep_both=keep_both, **meta)
+    if batch.failed:
+        raise batch.failed[0].error
+    return batch.added[0]
 
 
 def remove_document(settings: Settings, doc_id: str, *, embedder: Any = None,

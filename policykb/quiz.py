@@ -57,11 +57,11 @@ class QuizItem:
 
 @dataclass(frozen=True)
 class StudyCard:
-    """What a new employee should remember about one measure."""
+    """What a new employee should remember about one measure or article."""
 
     doc_id: str
     section_no: str
-    title: str
+    title: str  # a measure's lead phrase; an article's chapter path (empty in a law without chapters)
     cite: str
     figures: tuple[tuple[str, str], ...]  # (figure as printed, the year or period it belongs to)
     terms: tuple[str, ...]
@@ -89,7 +89,9 @@ def study_cards(documents: Sequence[Document]) -> list[StudyCard]:
             if sec.kind not in CARD_KINDS:
                 continue
             figures = tuple(dict.fromkeys((f.text, f.period) for f in sec.figures))
-            cards.append(StudyCard(doc.doc_id, sec.section_no, sec.title, format_cite(doc, sec), figures,
+            # An article has no title of its own; its number (shown with the card) and chapter say where it is.
+            title = sec.chapter if sec.kind == "article" else sec.title
+            cards.append(StudyCard(doc.doc_id, sec.section_no, title, format_cite(doc, sec), figures,
                                    tuple(key_terms(sec.text)), tuple(sec.references)))
     return cards
 

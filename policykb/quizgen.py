@@ -1,4 +1,4 @@
-"""Clauses → draft quiz items: blanks, which-measure, true/false and multiple choice.
+"""Clauses → draft quiz items: blanks, which-measure (or which-article), true/false and multiple choice.
 
 A clause is one sentence span of a section. Every draft keeps its clause, so the
 item's explanation and citation are the clause and its section, verbatim.
@@ -15,13 +15,12 @@ from typing import Iterable, Sequence
 from policykb.answer import format_cite
 from policykb.chunk import CN_NUM, Figure
 from policykb.parse import Document, Section
-from policykb.tokenize import DATA, tokenize
+from policykb.tokenize import DATA, _jieba, tokenize
 
 BLANK = "____"
 TRUE_FALSE_PREFIX = "判断正误："
 TRUE, FALSE = "对", "错"
 QUIZ_SECTION_KINDS = ("measure", "article", "preamble", "closing")
-MEASURE_KINDS = ("measure", "article")
 MIN_CLAUSE_CHARS = 8
 N_DISTRACTORS = 3
 PLAUSIBLE = 6  # distractors and false values are drawn from this many most plausible options
@@ -53,8 +52,9 @@ class Clause:
 
     @property
     def cite(self) -> str:
-        """Return the memo-ready citation of the clause's section."""
-        return format_cite(self.doc, self.section, self.section.spans[self.index].item)
+        """Return the memo-ready citation of the clause: section, paragraph (款) where there are several, item."""
+        span = self.section.spans[self.index]
+        return format_cite(self.doc, self.section, span.item, (span.paragraph,) if span.paragraph else ())
 
     @property
     def figures(self) -> list[Figure]:
@@ -118,11 +118,21 @@ def free_occurrences(term: str, text: str, terms: Iterable[str]) -> list[int]:
     return [p for p in occurrences(term, text) if not set(range(p, p + len(term))) <= covered]
 
 
-@lru_cache(maxsize=2048)
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """Return (start, end) of each word jieba's accurate mode cuts text into."""
+    return [(start, end) for _, start, end in _jieba().tokenize(text)]
+
+
+@lru_cache(maxsize=4096)
 def _key_terms(text: str) -> tuple[str, ...]:
     vocab = policy_terms()
     found = list(dict.fromkeys(t for t in tokenize(text) if t in vocab))
-    kept = [t for t in found if free_occurrences(t, text, found)]
+    # Search mode also yields the parts of a longer word (信用贷 of 信用贷款, 续贷 of 连续贷):
+    # an occurrence inside a longer word is not the term, and a blank there would cut the word.
+    words = [(s, e) for s, e in _word_spans(text) if e - s > 1]
+    kept = [t for t in found
+            if any(not any(s <= p and p + len(t) <= e and e - s > len(t) for s, e in words)
+                   for p in free_occurrences(t, text, found))]
     return tuple(sorted(kept, key=text.find))
 
 
@@ -319,29 +329,97 @@ def _true_false(clause: Clause, ctx: _Context, rng: random.Random) -> list[Draft
     return [true_item]
 
 
+def _phrases(section: Section) -> tuple[list[str], list[str]]:
+    """Return what a 哪一条 item may ask about (quoted words, cited plans, terms, figures) and the figures."""
+    # "6个" is what the figure finder keeps of 6个月内; a count cut from its noun asks nothing.
+    figures = [f.text for f in section.figures if not f.text.endswith("个")]
+    phrases = [m.group(1) for m in QUOTED_RE.finditer(section.text)] + list(section.references)
+    return list(dict.fromkeys(phrases + key_terms(section.text) + figures)), figures
+
+
+def _quoted(phrase: str, section: Section) -> str:
+    """Return the phrase as a question quotes it: a cited plan in 《》, anything else in “”."""
+    return f"《{phrase}》" if phrase in section.references else f"“{phrase}”"
+
+
+def _first_span(section: Section, phrase: str) -> int | None:
+    """Return the index of the first sentence that prints the phrase, or None if a sentence break cuts it."""
+    return next((i for i, sp in enumerate(section.spans) if phrase in sp.text), None)
+
+
 def _which_measure(doc: Document, section: Section, rng: random.Random) -> list[Draft]:
     """Return 哪一条 items for phrases printed in this measure and nowhere else in the document."""
-    eligible = [s for s in doc.sections if s.kind in MEASURE_KINDS and s.title and s.title in s.text]
+    eligible = [s for s in doc.sections if s.kind == "measure" and s.title and s.title in s.text]
     titles = [s.title for s in eligible]
     if section not in eligible or len(eligible) < N_DISTRACTORS + 1 or len(set(titles)) < len(titles):
         return []
     others = [s.text for s in doc.sections if s is not section]
-    phrases = [m.group(1) for m in QUOTED_RE.finditer(section.text)] + list(section.references)
-    figures = [f.text for f in section.figures]
-    phrases += key_terms(section.text) + figures
-    noun = "措施" if section.kind == "measure" else "条款"
+    phrases, figures = _phrases(section)
     drafts = []
-    for phrase in dict.fromkeys(phrases):
+    for phrase in phrases:
         if phrase in section.title or any(phrase in t for t in others):
             continue
-        index = next((i for i, sp in enumerate(section.spans) if phrase in sp.text), None)
+        index = _first_span(section, phrase)
         if index is None:
             continue
         choices = [section.title, *rng.sample([t for t in titles if t != section.title], N_DISTRACTORS)]
         rng.shuffle(choices)
-        quoted = f"《{phrase}》" if phrase in section.references else f"“{phrase}”"
-        drafts.append(Draft("which_measure", f"哪一条{noun}提到{quoted}？", tuple(choices), section.title,
-                            Clause(doc, section, index), phrase in figures))
+        drafts.append(Draft("which_measure", f"哪一条措施提到{_quoted(phrase, section)}？", tuple(choices),
+                            section.title, Clause(doc, section, index), phrase in figures))
+    return drafts
+
+
+def article_label(section: Section) -> str:
+    """Return how a 哪一条 choice names an article: 第三条（第一章 总则）, or 第三条 in a law without chapters."""
+    return f"{section.section_no}（{section.path[-1]}）" if section.path else section.section_no
+
+
+@dataclass(frozen=True)
+class _Articles:
+    """A document's articles in order, and its whole text for telling where a phrase is printed."""
+
+    sections: tuple[Section, ...]
+    position: dict[str, int]  # section_no → index in sections
+    text: str  # every section text, joined by NUL so that no phrase spans two
+
+    @classmethod
+    def of(cls, doc: Document) -> _Articles:
+        """Collect the articles of a document."""
+        articles = tuple(s for s in doc.sections if s.kind == "article")
+        return cls(articles, {s.section_no: i for i, s in enumerate(articles)},
+                   "\0".join(s.text for s in doc.sections))
+
+    def nearby(self, section: Section) -> list[Section]:
+        """Return the other articles nearest to section, those of its own chapter first."""
+        i = self.position[section.section_no]
+        # Articles of a chapter stand together, so the nearest few are always within this window.
+        window = self.sections[max(0, i - 2 * PLAUSIBLE):i + 2 * PLAUSIBLE + 1]
+        return sorted((s for s in window if s is not section),
+                      key=lambda s: (s.path != section.path, abs(s.order - section.order)))
+
+
+def _which_article(doc: Document, section: Section, articles: _Articles, rng: random.Random) -> list[Draft]:
+    """Return 哪一条 items for phrases printed in this article and nowhere else in the document."""
+    if len(articles.sections) < N_DISTRACTORS + 1:
+        return []
+    # Neighbours in the same chapter make the distractors: an article far away in another
+    # chapter is easy to rule out by its chapter name alone.
+    nearby = articles.nearby(section)
+    label = article_label(section)
+    phrases, figures = _phrases(section)
+    drafts = []
+    for phrase in phrases:
+        # Non-overlapping counts agree only if every occurrence in the document is in this article.
+        if phrase in label or articles.text.count(phrase) != section.text.count(phrase):
+            continue
+        index = _first_span(section, phrase)
+        options = [article_label(s) for s in nearby if phrase not in article_label(s)][:PLAUSIBLE]
+        if index is None or len(options) < N_DISTRACTORS:
+            continue
+        choices = [label, *rng.sample(options, N_DISTRACTORS)]
+        rng.shuffle(choices)
+        drafts.append(Draft("which_measure", f"《{doc.title}》哪一条提到{_quoted(phrase, section)}？",
+                            tuple(choices), label, Clause(doc, section, index), phrase in figures))
     return drafts
 
 
@@ -349,6 +427,7 @@ def build_pool(documents: Sequence[Document], targets: Sequence[tuple[Document, 
                rng: random.Random) -> list[Draft]:
     """Draft every distinct item about the target sections; distractors come from all documents."""
     ctx = _context(documents)
+    articles: dict[str, _Articles] = {}
     drafts: list[Draft] = []
     for doc, sec in targets:
         if sec.kind not in QUIZ_SECTION_KINDS:
@@ -357,8 +436,12 @@ def build_pool(documents: Sequence[Document], targets: Sequence[tuple[Document, 
             if len(span.text) >= MIN_CLAUSE_CHARS:
                 clause = Clause(doc, sec, i)
                 drafts += _blanks(clause) + _choices(clause, ctx, rng) + _true_false(clause, ctx, rng)
-        if sec.kind in MEASURE_KINDS:
+        if sec.kind == "measure":
             drafts += _which_measure(doc, sec, rng)
+        elif sec.kind == "article":
+            if doc.doc_id not in articles:
+                articles[doc.doc_id] = _Articles.of(doc)
+            drafts += _which_article(doc, sec, articles[doc.doc_id], rng)
     unique: dict[tuple[str, str], Draft] = {}
     for draft in drafts:
         unique.setdefault((draft.kind, draft.question), draft)

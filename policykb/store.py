@@ -75,9 +75,9 @@ class LoadedIndex:
 
 def doc_fingerprint(doc: Document) -> str:
     """Return a hash of everything that decides a document's chunks and metadata."""
-    payload = json.dumps([doc.content_hash, doc.title, doc.doc_number, doc.issuer, doc.date,
-                          doc.status, doc.effective_date, doc.superseded_by, CHUNKER_VERSION],
-                         ensure_ascii=False)
+    # Status, dates and 文号 are read from corpus/ at load time and embedded nowhere: a document
+    # marked 已被替代 is not re-embedded.
+    payload = json.dumps([doc.content_hash, doc.title, CHUNKER_VERSION], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -209,28 +209,28 @@ class VectorStores:
         self.sections.delete(ref_doc_id=doc_id)
         self.spans.delete(ref_doc_id=doc_id)
 
-    def add_document(self, doc: Document, section_vecs: Any, span_vecs: Any) -> None:
-        """Add a document's section and span vectors (ids are readable: doc#section and doc#section:n)."""
+    def add_document(self, doc: Document, section_vecs: Any, unit_vecs: Any) -> None:
+        """Add a document's section and sub-unit vectors (ids are readable: doc#section and doc#section:j-k)."""
         self._sizes.clear()
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.doc_id)}
-        nodes, span_nodes = [], []
+        nodes, unit_nodes = [], []
         k = 0
         for i, sec in enumerate(doc.sections):
             nodes.append(TextNode(id_=sec.id, text=sec.display, embedding=section_vecs[i].tolist(),
                                   metadata={"doc_id": doc.doc_id, "section_no": sec.section_no},
                                   relationships=source))
-            for j, span in enumerate(sec.spans):
-                span_nodes.append(TextNode(id_=f"{sec.id}:{j}", text=span.text,
-                                           embedding=span_vecs[k].tolist(),
+            for first, last in vector_units(sec):
+                unit_nodes.append(TextNode(id_=unit_id(sec, first, last), text=unit_text(sec, first, last),
+                                           embedding=unit_vecs[k].tolist(),
                                            metadata={"doc_id": doc.doc_id, "section_id": sec.id},
                                            relationships=source))
                 k += 1
         if nodes:
             self.sections.add(nodes)
-        if span_nodes:
-            self.spans.add(span_nodes)
+        if unit_nodes:
+            self.spans.add(unit_nodes)
 
     def query(self, vector: list[float], k: int, spans: bool = False) -> list[tuple[str, float]]:
         """Return (node id, cosine similarity) pairs, best first.
@@ -248,15 +248,60 @@ class VectorStores:
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0])]
 
 
+EMBED_BATCH = 32
+
+
 def _embed_texts(embedder: Any, texts: list[str], progress: Callable[[int], None] | None) -> Any:
     import numpy as np
     out = []
-    for start in range(0, len(texts), 8):
-        batch = texts[start:start + 8]
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = texts[start:start + EMBED_BATCH]
         out.append(embedder.embed_passages(batch))
         if progress:
             progress(len(batch))
     return np.concatenate(out) if out else np.zeros((0, embedder.dim), dtype="float32")
+
+
+def vector_units(sec: Section) -> list[tuple[int, int]]:
+    """Return the (first, last) span ranges that get a vector of their own beside the section's.
+
+    A notice's measure is long and its sentences are separate commitments: each
+    sentence gets a vector. An article's paragraphs (款) are its units of meaning,
+    so an article of several paragraphs gets one vector per paragraph, and a
+    one-paragraph article none: that vector would repeat the section's.
+    """
+    if len(sec.spans) < 2:
+        return []
+    if sec.kind != "article":
+        return [(j, j) for j in range(len(sec.spans))]
+    if sec.paragraphs < 2:
+        return []
+    units: dict[int, list[int]] = {}
+    for j, span in enumerate(sec.spans):
+        units.setdefault(span.paragraph, []).append(j)
+    return [(js[0], js[-1]) for js in units.values()]
+
+
+def unit_id(sec: Section, first: int, last: int) -> str:
+    """Return a sub-unit's vector id: doc#section:j for one sentence, doc#section:j-k for a paragraph."""
+    return f"{sec.id}:{first}" if first == last else f"{sec.id}:{first}-{last}"
+
+
+def unit_span_range(vector_id: str) -> tuple[str, range]:
+    """Return the section id and the span indices of a sub-unit vector id."""
+    section_id, tail = vector_id.rsplit(":", 1)
+    first, _, last = tail.partition("-")
+    return section_id, range(int(first), int(last or first) + 1)
+
+
+def unit_text(sec: Section, first: int, last: int) -> str:
+    """Return the verbatim text of spans first..last of a section."""
+    return sec.text[sec.spans[first].start:sec.spans[last].end]
+
+
+def unit_count(doc: Document) -> int:
+    """Return the number of sub-unit vectors of a document."""
+    return sum(len(vector_units(s)) for s in doc.sections)
 
 
 def _section_passage(sec: Section, doc: Document) -> str:
@@ -389,14 +434,14 @@ def ingest(settings: Settings, rebuild: bool = False,
             stores.check_counts(manifest)
         by_id = {d.doc_id: d for d in documents}
         todo = [by_id[i] for i in plan["added"] + plan["updated"]]
-        total = sum(len(d.sections) + sum(len(s.spans) for s in d.sections) for d in todo)
+        total = sum(len(d.sections) + unit_count(d) for d in todo)
         tick = progress(total) if progress else None
         # Embed first, delete after: a failure while embedding leaves the old vectors in place.
         vectors = {}
         for doc in todo:
             vectors[doc.doc_id] = (
                 _embed_texts(embedder, [_section_passage(s, doc) for s in doc.sections], tick),
-                _embed_texts(embedder, [sp.text for s in doc.sections for sp in s.spans], tick))
+                _embed_texts(embedder, [unit_text(s, a, b) for s in doc.sections for a, b in vector_units(s)], tick))
         entries = dict((manifest or {}).get("documents", {}))
         for doc_id in plan["removed"] + plan["updated"]:
             stores.delete_document(doc_id)
@@ -406,7 +451,7 @@ def ingest(settings: Settings, rebuild: bool = False,
             stores.add_document(doc, *vectors[doc.doc_id])
             entries[doc.doc_id] = {"fingerprint": doc_fingerprint(doc), "source": doc.source,
                                    "sections": len(doc.sections),
-                                   "spans": sum(len(s.spans) for s in doc.sections)}
+                                   "spans": unit_count(doc)}
         entries = {d.doc_id: entries[d.doc_id] for d in documents}
         section_ids = _write_bm25(settings.index_dir, documents)
         counts = {"documents": len(documents), "sections": len(section_ids),

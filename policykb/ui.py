@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import gradio as gr
 
@@ -13,6 +13,7 @@ from policykb.answer import format_cite
 from policykb.config import MODES, Settings
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.kb import KnowledgeBase
+from policykb.parse import Document
 
 TITLE = "政策知识库"
 MAX_TURNS = 50
@@ -28,8 +29,9 @@ EMPTY_QUESTION = "请输入问题，例如：续贷有什么要求？"
 SANS = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", "system-ui", "sans-serif"]
 MONO = ["Noto Sans Mono CJK SC", "Consolas", "Menlo", "monospace"]
 
-# Runs once per HTML component (gr.HTML's js_on_load): chips open the side panel through a
-# click event carrying the section id; 复制引用 buttons copy without a server round trip.
+# Runs once per HTML component (gr.HTML's js_on_load): chips (and the reference links inside
+# the side panel's text) open the side panel through a click event carrying the section id;
+# 复制引用 buttons copy without a server round trip.
 CLICK_JS = """
 const copy = (button) => {
   const text = button.dataset.copy || '';
@@ -62,7 +64,7 @@ element.addEventListener('click', (event) => {
   const chip = event.target.closest('.pk-chip');
   if (chip) {
     trigger('click', {section: chip.dataset.section || '', quote: chip.dataset.quote || '',
-                      cite: chip.dataset.cite || ''});
+                      cite: chip.dataset.cite || '', paragraph: chip.dataset.paragraph || ''});
   }
 });
 """
@@ -128,6 +130,15 @@ mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 
 .pk-anchor { color: var(--body-text-color-subdued); text-decoration: none; }
 .pk-status-ref { color: #b45309; }
 .pk-status-ok { color: #16a34a; }
+.pk-chip.pk-link { display: inline; border: none; border-radius: 0; padding: 0; font: inherit;
+  background: none; color: var(--color-accent); text-decoration: underline dotted; text-underline-offset: 3px; }
+.pk-chip.pk-link:hover { background: var(--color-accent-soft); }
+.pk-breadcrumb { margin: .2rem 0; }
+.pk-doc > .pk-breadcrumb { margin-top: .8rem; font-weight: 700; }
+.pk-crumb-sep { color: var(--border-color-accent); }
+.pk-toc-path { margin: .4rem 0 .1rem; font-size: .82rem; color: var(--body-text-color-subdued); }
+.pk-toc ol { margin: 0; }
+.pk-history { margin: 0; padding-left: 1.1rem; }
 """
 
 Mode = Literal["hybrid", "keyword", "dense"]
@@ -185,6 +196,30 @@ def section_labels(kb: KnowledgeBase) -> dict[str, str]:
     """Return section id -> short label (第二条, 前言部分) from the memo-ready citations."""
     return {s.id: render.short_cite(format_cite(doc, s), doc.title, doc.doc_number)
             for doc in kb.docs.values() for s in doc.sections}
+
+
+def panel_html(docs: Mapping[str, Document], data: Mapping[str, Any]) -> str:
+    """Render the side panel for a chip's click data: section id, quote, cite and paragraph (款).
+
+    A reference link to a paragraph (前款, 第六十一条第二款) carries no quote; the
+    paragraph's text is highlighted instead, and the citation names the paragraph.
+    """
+    doc_id, _, section_no = str(data.get("section", "")).partition("#")
+    doc = docs.get(doc_id)
+    sec = doc.section(section_no) if doc else None
+    if doc is None or sec is None:
+        return render.panel_placeholder_html("找不到该条款，请在「文件」中查看全文。")
+    quote = str(data.get("quote", "") or "")
+    paragraph = str(data.get("paragraph", "") or "")
+    if not quote and paragraph.isdigit() and render.paragraph_text(sec, int(paragraph)):
+        quote = render.paragraph_text(sec, int(paragraph))
+        cite = format_cite(doc, sec, paragraphs=(int(paragraph),))
+    else:
+        cite = format_cite(doc, sec)
+    asked = str(data.get("cite", "") or "")
+    # An item-level citation (第二条（一）) extends the section's; keep it for 复制引用.
+    cite = asked if asked.startswith(cite) else cite
+    return render.section_panel_html(doc, sec, cite, quote, docs)
 
 
 def _chat_tab(ctx: UIContext) -> None:
@@ -266,7 +301,8 @@ def _details_tab(ctx: UIContext) -> None:
 def _docs_tab(ctx: UIContext) -> None:
     kb = ctx.kb
     for doc in kb.docs.values():
-        ctx.clickable(render.document_html(doc, ctx.labels), elem_id=f"pk-doc-{doc.doc_id}", padding=True)
+        ctx.clickable(render.document_html(doc, ctx.labels, kb.docs), elem_id=f"pk-doc-{doc.doc_id}",
+                      padding=True)
     gr.HTML('<h3>被引用的文件</h3><p class="pk-hint">通知中按标题引用的行动方案等文件。标为“仅被引用”的文件全文'
             '尚未收录，回答只能引用本通知中提到它们的条款。</p>')
     ctx.clickable(render.references_html(kb.index.references, ctx.labels), elem_id="pk-references")
@@ -284,15 +320,7 @@ def build_app(kb: KnowledgeBase, settings: Settings,
 
     def open_section(evt: gr.EventData):
         data = evt._data if isinstance(evt._data, dict) else {}
-        sec = kb.sections.get(str(data.get("section", "")))
-        if sec is None:
-            return render.panel_placeholder_html("找不到该条款，请在「文件」中查看全文。"), gr.Sidebar(open=True)
-        doc = kb.docs[sec.doc_id]
-        cite = format_cite(doc, sec)
-        asked = str(data.get("cite", ""))
-        # An item-level citation (第二条（一）) extends the section's; keep it for 复制引用.
-        cite = asked if asked.startswith(cite) else cite
-        return render.section_panel_html(doc, sec, cite, str(data.get("quote", ""))), gr.Sidebar(open=True)
+        return panel_html(kb.docs, data), gr.Sidebar(open=True)
 
     def ask(question: str, mode: Mode = "hybrid") -> dict:
         """Answer a question; returns the same JSON object as `policykb ask --json`."""
@@ -314,6 +342,8 @@ def build_app(kb: KnowledgeBase, settings: Settings,
             gr.HTML("<h3>条款全文</h3>")
             panel = gr.HTML(render.panel_placeholder_html(), js_on_load=CLICK_JS, elem_id="pk-panel")
         ctx = UIContext(kb, settings, labels, open_section, [panel, sidebar])
+        # References inside the panel's text (前款, 本法第X条) open their target in the panel itself.
+        panel.click(open_section, None, ctx.panel_outputs, api_visibility="private", queue=False)
         gr.HTML(f'<div class="pk-header"><h1>{TITLE}</h1><p>提问后，回答逐字引用文件条款，并给出可直接写入签报的出处'
                 '（文件名、文号、第几条）；知识库中没有的规定会明确说明。</p></div>')
         _details_components(ctx)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable, Mapping, Sequence
 
+from policykb.chunk import int_to_cn
 from policykb.corpus import Reference
-from policykb.parse import Document, Section
+from policykb.links import Link, find_links
+from policykb.parse import Amendment, Document, Section
 
 MODE_LABELS = {"hybrid": "混合检索", "keyword": "关键词检索", "dense": "向量检索"}
 RETRIEVER_LABELS = (("keyword", "关键词"), ("dense", "向量"))
@@ -20,6 +22,8 @@ SETTING_LABELS = {
     "max_file_mb": "单个文件上限（MB）", "top_k": "返回条数", "host": "监听地址", "port": "端口",
     "auth": "登录账号", "lock_timeout": "索引锁等待（秒）",
 }
+# A law's contents (the 民法典 has 1,260 articles) start folded; a notice's few measures start open.
+TOC_OPEN_MAX = 60
 
 
 def esc(text: Any) -> str:
@@ -106,22 +110,149 @@ def transcript_html(turns: Sequence[Mapping[str, Any]]) -> str:
 
 def highlighted_text(text: str, quote: str) -> str:
     """Return escaped text with the first verbatim occurrence of `quote` wrapped in <mark>."""
+    return linked_text(text, quote)
+
+
+def link_chip(link: Link, inner_html: str, hint: str = "") -> str:
+    """Return an inline reference (前款, 本法第X条) that opens its target in the side panel.
+
+    Args:
+        inner_html: the reference text, already escaped (it may hold part of a <mark>).
+    """
+    paragraph = f' data-paragraph="{link.paragraph}"' if link.paragraph else ""
+    return (f'<button type="button" class="pk-chip pk-link" data-section="{esc(link.target)}"{paragraph} '
+            f'data-quote="" title="查看：{esc(hint or link.text)}">{inner_html}</button>')
+
+
+def linked_text(text: str, quote: str = "", links: Sequence[Link] = (),
+                hints: Mapping[Link, str] | None = None) -> str:
+    """Return escaped text with the first occurrence of `quote` in <mark> and each link as a chip.
+
+    A link that lies inside the quote sits inside its one <mark>; a link that straddles
+    an end of the quote carries its own <mark> for the quoted part, so elements always nest.
+    Links that overlap an earlier link or do not match the text are left as plain text.
+    """
+    hints = hints or {}
     at = text.find(quote) if quote else -1
-    if at < 0:
-        return esc(text)
-    return (esc(text[:at]) + f'<mark class="pk-hl">{esc(quote)}</mark>' + esc(text[at + len(quote):]))
+    qs, qe = (at, at + len(quote)) if at >= 0 else (0, 0)
+    kept: list[Link] = []
+    for link in sorted(links, key=lambda k: (k.start, k.end)):
+        if (kept and link.start < kept[-1].end) or not (0 <= link.start < link.end <= len(text)) \
+                or text[link.start:link.end] != link.text:
+            continue
+        kept.append(link)
+    ms, me = qs, qe  # the outer <mark>: shrunk to whole links
+    for link in kept:
+        if link.start < ms < link.end:
+            ms = min(link.end, me)
+        if link.start < me < link.end:
+            me = max(link.start, ms)
+
+    def chip(link: Link, marked: bool) -> str:
+        s, e = max(link.start, qs), min(link.end, qe)
+        if not marked or s >= e:
+            return link_chip(link, esc(link.text), hints.get(link, ""))
+        inner = (esc(text[link.start:s]) + f'<mark class="pk-hl">{esc(text[s:e])}</mark>'
+                 + esc(text[e:link.end]))
+        return link_chip(link, inner, hints.get(link, ""))
+
+    def run(a: int, b: int, marked: bool) -> str:
+        out, pos = [], a
+        for link in kept:
+            if a <= link.start and link.end <= b:
+                out += [esc(text[pos:link.start]), chip(link, marked)]
+                pos = link.end
+        return "".join(out) + esc(text[pos:b])
+
+    if ms >= me:
+        return run(0, len(text), True)
+    return (run(0, ms, True) + f'<mark class="pk-hl">{run(ms, me, False)}</mark>' + run(me, len(text), True))
 
 
-def section_panel_html(doc: Document, section: Section, cite: str, quote: str = "") -> str:
-    """Render one section in full for the side panel, with the quoted sentences highlighted."""
+def paragraph_text(section: Section, paragraph: int) -> str:
+    """Return the text of an article's 1-based paragraph (款), or '' when it has no such paragraph."""
+    if not 1 <= paragraph <= section.paragraphs:
+        return ""
+    starts = section.paragraph_starts
+    end = starts[paragraph] if paragraph < len(starts) else len(section.text)
+    return section.text[starts[paragraph - 1]:end].strip("\n")
+
+
+def issued(doc: Document) -> tuple[str, str]:
+    """Return (what, date) for a document's date: 公布, 发布 or 通过 from its history, else 成文 (a signed notice)."""
+    if not doc.date:
+        return "", ""
+    actions = {a.action for a in doc.amendments if a.date == doc.date}
+    what = next((a for a in ("公布", "发布", "通过") if a in actions), "公布" if doc.amendments else "成文")
+    return what, doc.date
+
+
+def latest_amendment(doc: Document) -> Amendment | None:
+    """Return the latest 修正/修订 of a document, or None when its text was never amended."""
+    changes = [a for a in doc.amendments if a.action.endswith(("修正", "修订")) and a.date]
+    return max(changes, key=lambda a: a.date, default=None)
+
+
+def _superseding(doc: Document, documents: Mapping[str, Document], anchor: bool) -> str:
+    newer = documents.get(doc.superseded_by)
+    if newer is None:
+        return esc(doc.superseded_by)
+    title = f"《{esc(newer.title)}》"
+    return f'<a href="#pk-article-{esc(newer.doc_id)}">{title}</a>' if anchor else title
+
+
+def status_html(doc: Document, documents: Mapping[str, Document] | None = None, anchor: bool = False) -> str:
+    """Return a document's 效力状态, marked when it is no longer in force, with what replaced it."""
+    documents = documents or {}
+    by = f"（由{_superseding(doc, documents, anchor)}替代）" if doc.superseded_by else ""
+    kind = "pk-status-ok" if doc.status == "现行有效" else "pk-status-ref"
+    return f'<span class="pk-status {kind}">{esc(doc.status)}{by}</span>'
+
+
+def meta_line(doc: Document, documents: Mapping[str, Document] | None = None) -> str:
+    """Return 文号 · 发文机关 · 公布 · 施行 (· latest amendment · status when not in force), skipping empty parts."""
+    what, date = issued(doc)
+    latest = latest_amendment(doc)
+    parts = [esc(doc.doc_number), esc(doc.issuer), f"{esc(date)} {what}" if date else "",
+             f"{esc(doc.effective_date)} 施行" if doc.effective_date else "",
+             f"{esc(latest.date)} {esc(latest.action)}" if latest else "",
+             status_html(doc, documents) if doc.status and doc.status != "现行有效" else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def breadcrumb_html(section: Section) -> str:
+    """Return a section's place in the hierarchy (第三编 合同 › … › 第一节 一般规定), or '' when it has none."""
+    if not section.path:
+        return ""
+    crumbs = '<span class="pk-crumb-sep" aria-hidden="true"> › </span>'.join(
+        f'<span class="pk-crumb">{esc(p)}</span>' for p in section.path)
+    return f'<nav class="pk-chapter pk-breadcrumb" aria-label="所在章节">{crumbs}</nav>'
+
+
+def _link_hint(link: Link, doc: Document, section: Section, documents: Mapping[str, Document]) -> str:
+    where = "本条" if link.target == section.id else link.section_no
+    if link.doc_id != doc.doc_id and link.doc_id in documents:
+        where = f"《{documents[link.doc_id].title}》{link.section_no}"
+    return where + (f"第{int_to_cn(link.paragraph)}款" if link.paragraph else "")
+
+
+def section_panel_html(doc: Document, section: Section, cite: str, quote: str = "",
+                       documents: Mapping[str, Document] | None = None) -> str:
+    """Render one section in full for the side panel: its path, the quote highlighted, references as links.
+
+    Args:
+        documents: the knowledge base's documents by id; references to articles of other
+            documents are linked only when those documents are here.
+    """
+    documents = documents if documents is not None else {doc.doc_id: doc}
     quote = quote if quote and quote in section.text else ""
-    meta = f'{esc(doc.doc_number)} · {esc(doc.issuer)} · {esc(doc.date)}'
-    chapter = f'<div class="pk-chapter">{esc(section.chapter)}</div>' if section.chapter else ""
+    links = find_links(doc, section, documents)
+    hints = {link: _link_hint(link, doc, section, documents) for link in links}
     return ('<div class="pk-panel" data-section="' + esc(section.id) + '">'
             f'<div class="pk-panel-cite">{esc(cite)}</div>'
-            f'<div class="pk-panel-meta">{meta}</div>{chapter}'
+            f'<div class="pk-panel-meta">{meta_line(doc, documents)}</div>{breadcrumb_html(section)}'
             f'<div class="pk-panel-text"><span class="pk-heading">{esc(section.heading)}</span>'
-            f'{highlighted_text(section.text, quote)}</div>'
+            f'{linked_text(section.text, quote, links, hints)}</div>'
             f'<div class="pk-panel-actions">{copy_button(copy_text(cite, quote or section.text))}</div></div>')
 
 
@@ -164,29 +295,61 @@ def search_html(result: Mapping[str, Any], labels: Mapping[str, str]) -> str:
 
 def _label_title(labels: Mapping[str, str], section: Section) -> str:
     label = labels.get(section.id, section.section_no)
-    return label if section.title in label else f"{label} {section.title}"
+    # An article's title is its path, which is shown once as a heading above its articles.
+    if not section.title or section.title == section.chapter or section.title in label:
+        return label
+    return f"{label} {section.title}"
 
 
-def document_html(doc: Document, labels: Mapping[str, str]) -> str:
-    """Render a document section by section, numbered and anchored, with its metadata."""
+def _history_html(amendments: Sequence[Amendment]) -> str:
+    rows = []
+    for a in amendments:
+        detail = f' <span class="pk-hint">{esc(a.text)}</span>' if a.text and a.text != a.action else ""
+        rows.append(f"<li><time>{esc(a.date)}</time> {esc(a.action)}{detail}</li>")
+    return f'<ol class="pk-history">{"".join(rows)}</ol>'
+
+
+def document_html(doc: Document, labels: Mapping[str, str],
+                  documents: Mapping[str, Document] | None = None) -> str:
+    """Render a document section by section, numbered and anchored, with its metadata and history.
+
+    Args:
+        documents: the knowledge base's documents by id, to name the document that replaced this one.
+    """
     anchor = {s.id: f"pk-sec-{doc.doc_id}-{i}" for i, s in enumerate(doc.sections)}
-    meta_rows = (("文号", doc.doc_number), ("发文机关", doc.issuer), ("成文日期", doc.date),
-                 ("施行日期", doc.effective_date), ("效力状态", doc.status),
-                 ("替代文件", doc.superseded_by), ("主送", doc.addressees))
-    meta = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta_rows if v)
-    toc = "".join(f'<li><a href="#{esc(anchor[s.id])}">{esc(_label_title(labels, s))}</a></li>'
-                  for s in doc.sections)
-    sections = []
+    what, date = issued(doc)
+    meta_rows = (("文号", esc(doc.doc_number)), ("发文机关", esc(doc.issuer)), (f"{what}日期", esc(date)),
+                 ("施行日期", esc(doc.effective_date)),
+                 ("效力状态", status_html(doc, documents, anchor=True) if doc.status else ""),
+                 ("主送", esc(doc.addressees)),
+                 ("修改沿革", _history_html(doc.amendments) if doc.amendments else ""))
+    meta = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in meta_rows if v)
+    # Sections under one path (编 › 章 › 节) are grouped under it, in the contents and in the text.
+    groups: list[tuple[str, list[tuple[int, Section]]]] = []
     for n, s in enumerate(doc.sections, start=1):
-        chapter = f'<div class="pk-chapter">{esc(s.chapter)}</div>' if s.chapter else ""
-        sections.append(
-            f'<section class="pk-doc-sec" id="{esc(anchor[s.id])}">'
-            f'<h4><a class="pk-anchor" href="#{esc(anchor[s.id])}">{n}.</a> '
-            f'{esc(_label_title(labels, s))} {section_chip(s.id, "在侧栏打开")}</h4>{chapter}'
-            f'<p>{esc(s.display)}</p></section>')
+        if not groups or groups[-1][0] != s.chapter:
+            groups.append((s.chapter, []))
+        groups[-1][1].append((n, s))
+    toc = "".join(
+        (f'<div class="pk-toc-path">{esc(chapter)}</div>' if chapter else "")
+        + f'<ol start="{members[0][0]}">'
+        + "".join(f'<li><a href="#{esc(anchor[s.id])}">{esc(_label_title(labels, s))}</a></li>'
+                  for _, s in members) + "</ol>"
+        for chapter, members in groups)
+    sections = []
+    for chapter, members in groups:
+        if chapter:
+            sections.append(breadcrumb_html(members[0][1]))
+        for n, s in members:
+            sections.append(
+                f'<section class="pk-doc-sec" id="{esc(anchor[s.id])}">'
+                f'<h4><a class="pk-anchor" href="#{esc(anchor[s.id])}">{n}.</a> '
+                f'{esc(_label_title(labels, s))} {section_chip(s.id, "在侧栏打开")}</h4>'
+                f'<p>{esc(s.display)}</p></section>')
     return (f'<article class="pk-doc" id="pk-article-{esc(doc.doc_id)}"><h3>{esc(doc.title)}</h3>'
             f'<table class="pk-meta">{meta}</table>'
-            f'<details class="pk-toc" open><summary>目录（共 {len(doc.sections)} 节）</summary><ol>{toc}</ol></details>'
+            f'<details class="pk-toc"{" open" if len(doc.sections) <= TOC_OPEN_MAX else ""}>'
+            f'<summary>目录（共 {len(doc.sections)} 节）</summary>{toc}</details>'
             f'{"".join(sections)}</article>')
 
 

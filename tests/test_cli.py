@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import NOTICE_ID, ROOT
 
-CITE_KEYS = {"doc_id", "doc_title", "doc_number", "section_no", "section_title", "quote", "cite"}
+CITE_KEYS = {"doc_id", "doc_title", "doc_number", "section_no", "section_title", "quote", "cite", "path", "paragraph"}
 
 
 def run(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -14,8 +14,9 @@ import pytest
 from policykb.config import Settings
 from policykb.errors import (CorpusError, DocumentError, DuplicateDocumentError, EmbeddingUnavailableError,
                              IndexLockedError, NotFoundError)
-from policykb.manage import add_document, derive_doc_id, remove_document
-from policykb.store import VectorStores, index_lock, read_index_manifest
+from policykb.docid import derive_doc_id
+from policykb.manage import add_document, remove_document
+from policykb.store import VectorStores, index_lock, read_index_manifest, unit_id, vector_units
 from tests.conftest import FIXTURES, NOTICE_ID, ROOT, copy_corpus, make_settings
 
 RULES_ID = "shi-yin-2024-7"
@@ -44,7 +45,7 @@ def assert_consistent(settings: Settings) -> dict:
     from policykb.corpus import load_documents
     state = index_state(settings)
     sections = {s.id: s for d in load_documents(settings.corpus_dir) for s in d.sections}
-    spans = {f"{sid}:{j}" for sid, s in sections.items() for j in range(len(s.spans))}
+    spans = {unit_id(s, a, b) for s in sections.values() for a, b in vector_units(s)}
     assert state["section vectors"] == sorted(sections)
     assert state["span vectors"] == sorted(spans)
     assert state["bm25 docs"] == len(sections) == len(state["index manifest"]["section_ids"])
@@ -350,8 +351,23 @@ def test_chroma_server_mode_add_ask_remove(chroma_server, tmp_path: Path, embedd
 
 
 def test_doc_ids_are_readable_and_stable() -> None:
-    assert derive_doc_id("示银沪发〔2024〕7号", "whatever", b"x") == "shi-yin-hu-2024-7"
-    assert derive_doc_id("沪银保监发〔2023〕24号", "x", b"x") == "hu-yin-bao-jian-2023-24"
-    assert derive_doc_id("", "Credit Rules (v2)", b"x") == "credit-rules-v2"
-    assert derive_doc_id("鑫宝发〔2024〕7号", "小微制度", b"x") == "doc-2024-7"  # characters without pinyin here
-    assert derive_doc_id("", "小微制度", b"same") == derive_doc_id("", "另一个名字", b"same")
+    assert derive_doc_id("示银沪发〔2024〕7号", "", "whatever", b"x") == "shi-yin-hu-2024-7"
+    assert derive_doc_id("沪银保监发〔2023〕24号", "", "x", b"x") == "hu-yin-bao-jian-2023-24"
+    assert derive_doc_id("鑫宝发〔2024〕7号", "小微制度", "x", b"x") == "xin-bao-2024-7"  # pypinyin knows every character
+    assert derive_doc_id("法释〔2020〕28号", "", "x", b"x") == "fa-shi-2020-28"
+    assert derive_doc_id("中华人民共和国国务院令第660号", "存款保险条例", "x", b"x") == "guowuyuanling-660"
+    assert derive_doc_id("国务院令第660号", "", "x", b"x") == "guowuyuanling-660"
+    assert derive_doc_id("中华人民共和国主席令第三十四号", "", "x", b"x") == "zhuxiling-34"
+    assert derive_doc_id("银保监会令2023年第3号", "", "x", b"x") == "yinbaojianhuiling-2023-3"
+    assert derive_doc_id("", "中华人民共和国商业银行法", "x", b"x") == "shangyeyinhangfa"
+    assert derive_doc_id("", "中华人民共和国民法典", "x", b"x") == "minfadian"
+    assert derive_doc_id("", "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释", "x", b"x") \
+        == "minfadian-danbao-zhidu-jieshi"
+    assert derive_doc_id("", "最高人民法院关于适用《中华人民共和国保险法》若干问题的解释（三）", "x", b"x") \
+        == "baoxianfajieshi-3"
+    assert derive_doc_id("", "", "Credit Rules (v2)", b"x") == "credit-rules-v2"
+    assert derive_doc_id("", "", "小微", b"same") == derive_doc_id("", "", "另一个", b"same")
+    assert derive_doc_id("", "", "小微", b"same").startswith("doc-")
+    # Short and legible: never a hash when there is a title, never longer than 40 characters.
+    long_title = "最高人民法院关于审理融资租赁合同纠纷案件适用法律问题的解释" * 3
+    assert len(derive_doc_id("", long_title, "x", b"x")) <= 40

@@ -1,4 +1,4 @@
-"""Quiz and study cards over the real notice: item quality over many seeds, determinism, CLI."""
+"""Quiz and study cards over the real notice and two real laws: item quality over many seeds, determinism, CLI."""
 from __future__ import annotations
 
 import json
@@ -13,16 +13,26 @@ import pytest
 from policykb.config import Settings
 from policykb.corpus import load_documents
 from policykb.errors import NotFoundError, PolicyKBError, QuizError
+from policykb.formats import read_any
 from policykb.parse import Document, Section, parse_text
 from policykb.quiz import (BLANK, FALSE, KINDS, MAX_ITEMS, TRUE, TRUE_FALSE_PREFIX, QuizItem,
                            check_answer, generate_quiz, study_cards)
-from policykb.quizgen import key_terms
+from policykb.quizgen import PLAUSIBLE, Clause, key_terms
 from policykb.tokenize import _stopwords
 
 from tests.conftest import CORPUS, NOTICE_ID, ROOT
 
 SEEDS = range(50)
 ITEM_KEYS = {"kind", "question", "answer", "section_no", "cite", "explanation", "doc_id"}
+LAW_PACK = ROOT / "packs" / "finance-laws"
+# Two laws read straight from the pack, no index: one with chapters, one without.
+LAWS = {"shangyeyinhangfa": "商业银行法.md", "guowuyuanling-660": "存款保险条例.md"}
+CN_DIGITS = "一二三四五六七八九十"
+ARTICLE_NO = r"第[零一二三四五六七八九十百千]+条"
+
+
+def _load_laws() -> list[Document]:
+    return [parse_text(read_any(LAW_PACK / name), doc_id) for doc_id, name in LAWS.items()]
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +41,20 @@ def docs() -> list[Document]:
 
 
 @pytest.fixture(scope="module")
-def quizzes(docs: list[Document]) -> list[list[QuizItem]]:
+def laws() -> list[Document]:
+    return _load_laws()
+
+
+@pytest.fixture(scope="module", params=["notice", "laws"])
+def doc_set(request: pytest.FixtureRequest) -> list[Document]:
+    """The documents the property tests run over: the notice from corpus/, then the two laws."""
+    return load_documents(CORPUS) if request.param == "notice" else _load_laws()
+
+
+@pytest.fixture(scope="module")
+def quizzes(doc_set: list[Document]) -> list[list[QuizItem]]:
     """Fifty quizzes of 40 items, one per seed."""
-    return [list(generate_quiz(docs, n=40, seed=seed).items) for seed in SEEDS]
+    return [list(generate_quiz(doc_set, n=40, seed=seed).items) for seed in SEEDS]
 
 
 @pytest.fixture(scope="module")
@@ -56,24 +77,55 @@ def test_every_kind_appears_over_the_seeds(all_items: list[QuizItem]) -> None:
     assert {item.kind for item in all_items} == set(KINDS)
 
 
-def test_explanation_is_a_clause_of_the_cited_section(docs: list[Document],
+def _expected_cites(doc: Document, sec: Section, clause: str) -> set[str]:
+    """Return the citations a clause may carry: document, 文号, section, 款 where there are several, item."""
+    head = f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "")
+    where = {"preamble": "前言部分", "closing": "结束语部分"}.get(sec.section_no, f"第{sec.section_no}条")
+    if sec.kind == "article":
+        where = sec.section_no
+    cites = set()
+    for span in sec.spans:
+        if span.text == clause:
+            paragraph = f"第{CN_DIGITS[span.paragraph - 1]}款" if sec.paragraphs > 1 else ""
+            cites.add(head + where + paragraph + span.item)
+    return cites
+
+
+def test_explanation_is_a_clause_of_the_cited_section(doc_set: list[Document],
                                                      all_items: list[QuizItem]) -> None:
     for item in all_items:
-        sec = _section(docs, item)
+        sec = _section(doc_set, item)
+        doc = next(d for d in doc_set if d.doc_id == item.doc_id)
         assert item.explanation in [span.text for span in sec.spans], item
         assert item.explanation in sec.text
-        where = {"preamble": "前言部分", "closing": "结束语部分"}.get(item.section_no, f"第{item.section_no}条")
-        assert item.cite.endswith(where), item.cite
-        assert item.cite.startswith(f"《{docs[0].title}》（沪银保监发〔2023〕24号）")
+        assert item.cite in _expected_cites(doc, sec, item.explanation), item
+    if doc_set[0].doc_id == NOTICE_ID:
+        assert all(i.cite.startswith(f"《{doc_set[0].title}》（沪银保监发〔2023〕24号）") for i in all_items)
+    else:  # an article of several paragraphs is cited to the one the clause is in
+        assert any(re.search(rf"{ARTICLE_NO}第[一二三四]款", i.cite) for i in all_items)
 
 
-def test_blank_and_choice_answers_are_verbatim_and_unambiguous(docs: list[Document],
+@pytest.mark.parametrize("doc_id, section_no, sentence, cite", [
+    ("shangyeyinhangfa", "第四条", 1, "《中华人民共和国商业银行法》第四条第二款"),
+    ("shangyeyinhangfa", "第四条", 2, "《中华人民共和国商业银行法》第四条第三款"),
+    ("shangyeyinhangfa", "第一条", 0, "《中华人民共和国商业银行法》第一条"),
+    ("shangyeyinhangfa", "第三条", 1, "《中华人民共和国商业银行法》第三条第一款（一）"),
+    ("guowuyuanling-660", "第二条", 2, "《存款保险条例》（国务院令第660号）第二条第二款"),
+    ("guowuyuanling-660", "第二十一条", 2, "《存款保险条例》（国务院令第660号）第二十一条第一款（一）"),
+])
+def test_clause_cite_names_the_paragraph_of_an_article(laws: list[Document], doc_id: str, section_no: str,
+                                                       sentence: int, cite: str) -> None:
+    doc = next(d for d in laws if d.doc_id == doc_id)
+    assert Clause(doc, doc.section(section_no), sentence).cite == cite
+
+
+def test_blank_and_choice_answers_are_verbatim_and_unambiguous(doc_set: list[Document],
                                                                all_items: list[QuizItem]) -> None:
     for item in all_items:
         if item.kind not in ("blank", "choice"):
             continue
         assert item.question.count(BLANK) == 1, item
-        assert item.answer in _section(docs, item).text
+        assert item.answer in _section(doc_set, item).text
         filled = item.question.replace(BLANK, item.answer)
         assert filled == item.explanation, item
         # The answer is printed once in the clause, so the blank has one place to go.
@@ -92,8 +144,8 @@ def test_no_blank_is_trivial(all_items: list[QuizItem]) -> None:
         assert len(answer) >= 2 or answer.isdigit(), item  # a single character only as a number
 
 
-def test_choices_have_exactly_one_correct_option(docs: list[Document], all_items: list[QuizItem]) -> None:
-    texts = _corpus_text(docs)
+def test_choices_have_exactly_one_correct_option(doc_set: list[Document], all_items: list[QuizItem]) -> None:
+    texts = _corpus_text(doc_set)
     for item in all_items:
         if item.kind != "choice":
             continue
@@ -102,20 +154,41 @@ def test_choices_have_exactly_one_correct_option(docs: list[Document], all_items
         assert correct == [item.answer], item
 
 
-def test_which_measure_has_one_measure_containing_the_phrase(docs: list[Document],
-                                                             all_items: list[QuizItem]) -> None:
-    doc = docs[0]
-    by_title = {s.title: s for s in doc.sections if s.kind == "measure"}
+def _article_by_label(doc: Document, label: str) -> Section:
+    """Return the article a 哪一条 choice names: 第三条（第一章 总则） or 第三条."""
+    m = re.fullmatch(rf"({ARTICLE_NO})(?:（(.+)）)?", label)
+    assert m, label
+    sec = doc.section(m.group(1))
+    assert sec is not None and sec.kind == "article", label
+    assert m.group(2) == (sec.path[-1] if sec.path else None), label  # the chapter is the article's own
+    return sec
+
+
+def test_which_item_has_one_section_containing_the_phrase(doc_set: list[Document],
+                                                          all_items: list[QuizItem]) -> None:
+    asked = 0
     for item in all_items:
         if item.kind != "which_measure":
             continue
-        phrase = re.fullmatch(r"哪一条措施提到[“《](.+)[”》]？", item.question).group(1)
+        doc = next(d for d in doc_set if d.doc_id == item.doc_id)
+        sec = _section(doc_set, item)
+        if sec.kind == "measure":
+            by_title = {s.title: s for s in doc.sections if s.kind == "measure"}
+            phrase = re.fullmatch(r"哪一条措施提到[“《](.+)[”》]？", item.question).group(1)
+            named = [by_title[title] for title in item.choices]
+            assert item.answer == sec.title and item.answer in sec.text
+        else:
+            phrase = re.fullmatch(rf"《{re.escape(doc.title)}》哪一条提到[“《](.+)[”》]？", item.question).group(1)
+            named = [_article_by_label(doc, label) for label in item.choices]
+            assert _article_by_label(doc, item.answer) == sec
         assert phrase in item.explanation
-        holders = [title for title in item.choices if phrase in by_title[title].text]
-        assert holders == [item.answer], item
-        assert item.answer == _section(docs, item).title
-        assert item.answer in _section(docs, item).text
-        assert phrase not in item.answer  # the title would give it away
+        assert len({s.section_no for s in named}) == len(item.choices) == 4, item
+        assert [s for s in named if phrase in s.text] == [sec], item
+        # Printed nowhere else in the document, so no other section could be meant.
+        assert [s.section_no for s in doc.sections if phrase in s.text] == [sec.section_no], item
+        assert not any(phrase in choice for choice in item.choices), item  # a choice would give it away
+        asked += 1
+    assert asked > 10
 
 
 def _replaced(clause: str, statement: str, candidates: list[str]) -> str | None:
@@ -132,8 +205,8 @@ def _replaced(clause: str, statement: str, candidates: list[str]) -> str | None:
     return None
 
 
-def test_true_false_statements(docs: list[Document], all_items: list[QuizItem]) -> None:
-    texts = _corpus_text(docs)
+def test_true_false_statements(doc_set: list[Document], all_items: list[QuizItem]) -> None:
+    texts = _corpus_text(doc_set)
     seen = {TRUE: 0, FALSE: 0}
     changed = set()
     for item in all_items:
@@ -148,7 +221,7 @@ def test_true_false_statements(docs: list[Document], all_items: list[QuizItem]) 
         assert item.answer == FALSE
         assert not any(statement in t for t in texts), statement
         # One place changed, and it is a figure, a year, a policy term or a cited plan of the clause.
-        sec = _section(docs, item)
+        sec = _section(doc_set, item)
         figures = [f.text for f in sec.figures] + re.findall(r"\d{4}", item.explanation)
         words = key_terms(item.explanation) + list(sec.references)
         if _replaced(item.explanation, statement, figures):
@@ -190,9 +263,9 @@ def test_options_that_make_another_printed_sentence_are_left_out() -> None:
     assert asked > 0
 
 
-def test_same_seed_same_quiz_other_seed_other_quiz(docs: list[Document],
+def test_same_seed_same_quiz_other_seed_other_quiz(doc_set: list[Document],
                                                    quizzes: list[list[QuizItem]]) -> None:
-    assert generate_quiz(docs, n=40, seed=3).items == tuple(quizzes[3])
+    assert generate_quiz(doc_set, n=40, seed=3).items == tuple(quizzes[3])
     assert len({tuple(q) for q in quizzes}) == len(quizzes)
 
 
@@ -202,9 +275,9 @@ def test_items_in_a_quiz_are_distinct(quizzes: list[list[QuizItem]]) -> None:
         assert len({(i.kind, i.question) for i in quiz}) == len(quiz)
 
 
-def test_small_quiz_mixes_kinds_and_asks_about_figures(docs: list[Document]) -> None:
+def test_small_quiz_mixes_kinds_and_asks_about_figures(doc_set: list[Document]) -> None:
     for seed in range(10):
-        items = generate_quiz(docs, n=10, seed=seed).items
+        items = generate_quiz(doc_set, n=10, seed=seed).items
         assert len({i.kind for i in items}) == 4
         assert any(re.search(r"\d", i.answer) for i in items if i.kind in ("blank", "choice")) or \
             any(re.search(r"\d", i.question) for i in items if i.kind == "which_measure"), seed
@@ -250,8 +323,13 @@ def test_to_dict_has_choices_only_when_there_are_choices(all_items: list[QuizIte
         json.dumps(d, ensure_ascii=False)
 
 
-def _item(kind: str, answer: str, question: str = "q", choices: tuple[str, ...] = ()) -> QuizItem:
-    return QuizItem(kind, question, choices, answer, "二", "cite", "clause", NOTICE_ID)
+def _item(kind: str, answer: str, question: str = "q", choices: tuple[str, ...] = (),
+          section_no: str = "二") -> QuizItem:
+    return QuizItem(kind, question, choices, answer, section_no, "cite", "clause", NOTICE_ID)
+
+
+ARTICLE_CHOICES = ("第九十三条（第九章 附则）", "第九十五条（第九章 附则）", "第九十四条（第九章 附则）",
+                   "第九十二条（第九章 附则）")
 
 
 @pytest.mark.parametrize("item, response, expected", [
@@ -283,6 +361,12 @@ def _item(kind: str, answer: str, question: str = "q", choices: tuple[str, ...] 
      "二", True),
     (_item("which_measure", "推动无缝续贷应续尽续，提振信心稳预期", "哪一条？", ("甲", "推动无缝续贷应续尽续，提振信心稳预期")),
      "甲", False),
+    (_item("which_measure", ARTICLE_CHOICES[1], "哪一条？", ARTICLE_CHOICES, "第九十五条"), "第九十五条", True),
+    (_item("which_measure", ARTICLE_CHOICES[1], "哪一条？", ARTICLE_CHOICES, "第九十五条"), "b", True),
+    (_item("which_measure", ARTICLE_CHOICES[1], "哪一条？", ARTICLE_CHOICES, "第九十五条"),
+     "第九十五条（第九章附则）", True),
+    (_item("which_measure", ARTICLE_CHOICES[1], "哪一条？", ARTICLE_CHOICES, "第九十五条"), "第九十三条", False),
+    (_item("which_measure", ARTICLE_CHOICES[1], "哪一条？", ARTICLE_CHOICES, "第九十五条"), "九十五", False),
 ])
 def test_check_answer(item: QuizItem, response: str, expected: bool) -> None:
     assert check_answer(item, response) is expected
@@ -309,11 +393,97 @@ def test_study_cards_one_per_measure(docs: list[Document]) -> None:
     assert by_no["二"].cite.endswith("第二条")
 
 
+def test_study_cards_on_a_law_show_the_chapter_not_a_first_clause(laws: list[Document]) -> None:
+    bank, deposit = laws
+    cards = study_cards(laws)
+    assert [c.section_no for c in cards] == [s.section_no for d in laws for s in d.sections]
+    by_no = {(c.doc_id, c.section_no): c for c in cards}
+    third = by_no["shangyeyinhangfa", "第三条"]
+    assert third.title == "第一章 总则"
+    assert third.cite == "《中华人民共和国商业银行法》第三条"
+    assert by_no["shangyeyinhangfa", "第九十五条"].title == "第九章 附则"
+    fifth = by_no["guowuyuanling-660", "第五条"]
+    assert fifth.title == ""  # no chapters: the number shown with the card says where it is
+    assert fifth.cite == "《存款保险条例》（国务院令第660号）第五条"
+    assert ("50万元", "") in fifth.figures
+    for doc in laws:
+        for sec in doc.sections:
+            card = by_no[doc.doc_id, sec.section_no]
+            assert card.title == " › ".join(sec.path)
+            assert not card.title or card.title not in sec.text  # never the article's own words
+
+
+SMALL_CODE = """中华人民共和国测试法
+
+第一编 总则
+第一章 基本规定
+第一节 一般规定
+第一条 为了规范贷款业务，制定本法。
+第二条 商业银行发放贷款，应当实行“审贷分离”。
+第二章 保证
+第三条 保证人应当在“保证期间”内承担保证责任。
+保证期间为六个月。
+第四条 违反审贷分离规定的，依法处理。
+第五条 本法自2024年1月1日起施行。
+"""
+
+
+def test_articles_of_a_code_are_named_by_number_and_innermost_heading() -> None:
+    doc = parse_text(SMALL_CODE, "ceshifa")
+    cards = {c.section_no: c for c in study_cards([doc])}
+    assert cards["第一条"].title == "第一编 总则 › 第一章 基本规定 › 第一节 一般规定"
+    items = [i for seed in range(5) for i in generate_quiz([doc], n=MAX_ITEMS, seed=seed).items
+             if i.kind == "which_measure"]
+    asked = {i.question: i for i in items}
+    period = asked["《中华人民共和国测试法》哪一条提到“保证期间”？"]
+    assert period.answer == "第三条（第二章 保证）"
+    assert period.cite == "《中华人民共和国测试法》第三条第一款"
+    assert period.answer in period.choices and len(set(period.choices)) == 4
+    assert set(period.choices) <= {"第一条（第一节 一般规定）", "第二条（第一节 一般规定）", "第三条（第二章 保证）",
+                                   "第四条（第二章 保证）", "第五条（第二章 保证）"}
+    assert asked["《中华人民共和国测试法》哪一条提到“2024年1月1日”？"].answer == "第五条（第二章 保证）"
+    # 审贷分离 is quoted in 第二条 but printed in 第四条 too, so no item may ask which one mentions it.
+    assert not any("审贷分离" in q for q in asked)
+
+
+def test_which_article_items_on_a_law_name_articles_by_number_and_chapter(docs: list[Document],
+                                                                          laws: list[Document]) -> None:
+    # The laws sit next to the notice, as after `policykb add packs/finance-laws`; the notice's
+    # measures must not turn up as choices on a law.
+    asked = {doc.doc_id: 0 for doc in laws}
+    questions = set()
+    for seed in range(8):
+        for doc in laws:
+            for item in generate_quiz(docs + laws, n=MAX_ITEMS, seed=seed, doc_id=doc.doc_id).items:
+                if item.kind != "which_measure":
+                    continue
+                sec = doc.section(item.section_no)
+                phrase = re.fullmatch(rf"《{re.escape(doc.title)}》哪一条提到[“《](.+)[”》]？",
+                                      item.question).group(1)
+                holders = [s.section_no for s in doc.sections if phrase in s.text]
+                assert holders == [sec.section_no], item
+                assert item.answer == (f"{sec.section_no}（{sec.path[-1]}）" if sec.path else sec.section_no)
+                named = [_article_by_label(doc, label) for label in item.choices]
+                assert len(set(item.choices)) == 4 and item.answer in item.choices
+                chapter = [s for s in doc.sections if s.path == sec.path]
+                if len(chapter) > PLAUSIBLE:  # distractors are neighbours from the same chapter
+                    assert all(s.path == sec.path for s in named), item
+                assert check_answer(item, sec.section_no)
+                assert not any(check_answer(item, s.section_no) for s in named if s is not sec)
+                asked[doc.doc_id] += 1
+                questions.add((item.question, item.answer))
+    assert all(n > 0 for n in asked.values()), asked
+    assert ("《中华人民共和国商业银行法》哪一条提到“2015年10月1日”？", "第九十五条（第九章 附则）") in questions
+    assert ("《存款保险条例》哪一条提到“50万元”？", "第五条") in questions
+
+
 @pytest.mark.parametrize("text, expected, absent", [
     ("力争2023年累计投放无缝续贷突破12000亿元", ["无缝续贷"], ["续贷"]),
     ("加大知识产权质押融资支持", ["知识产权质押融资"], ["知识产权质押"]),
     ("推动首贷续贷数字平台建设", ["首贷", "续贷"], []),
     ("不得盲目抽贷、断贷、压贷", ["抽贷", "断贷", "压贷"], []),
+    # 信用贷 inside 信用贷款 is not the term: a blank there would leave "____款".
+    ("商业银行不得向关系人发放信用贷款", [], ["信用贷"]),
 ])
 def test_key_terms(text: str, expected: list[str], absent: list[str]) -> None:
     terms = key_terms(text)

@@ -43,13 +43,13 @@ def add_small_doc(settings, limit: int = 500) -> None:
 def counts(settings) -> dict:
     """Count what the stores really hold, per document."""
     stores = VectorStores.open(settings)
-    sec = stores.sections.client.get(include=["metadatas"])
+    sec = stores.sections.client.get(include=["metadatas", "documents"])
     spans = stores.spans.client.get(include=["metadatas", "documents"])
     idx = load_index(settings, auto_ingest=False)
     return {"sections": len(sec["ids"]), "spans": len(spans["ids"]),
             "bm25": int(idx.bm25.scores["num_docs"]),
             "docs": sorted({m["doc_id"] for m in sec["metadatas"]}),
-            "span_text": "\n".join(spans["documents"])}
+            "text": "\n".join(sec["documents"] + spans["documents"])}
 
 
 def test_fresh_build_counts_and_manifest(built_settings):
@@ -78,7 +78,7 @@ def test_changed_document_replaces_its_chunks_and_removal_deletes_them(built_set
     add_small_doc(settings, limit=500)
     assert ingest(settings).added == ("small",)
     c1 = counts(settings)
-    assert (c1["sections"], c1["bm25"]) == (17, 17) and "500万元" in c1["span_text"]
+    assert (c1["sections"], c1["bm25"]) == (17, 17) and "500万元" in c1["text"]
 
     add_small_doc_text = (settings.corpus_dir / "small.txt")
     add_small_doc_text.write_text(SMALL.format(limit=800), encoding="utf-8")
@@ -86,7 +86,7 @@ def test_changed_document_replaces_its_chunks_and_removal_deletes_them(built_set
     assert report.updated == ("small",) and report.unchanged == (NOTICE_ID,)
     c2 = counts(settings)
     assert (c2["sections"], c2["spans"], c2["bm25"]) == (c1["sections"], c1["spans"], c1["bm25"])
-    assert "800万元" in c2["span_text"] and "500万元" not in c2["span_text"]
+    assert "800万元" in c2["text"] and "500万元" not in c2["text"]
     kb = KnowledgeBase.open(settings)
     answer = kb.ask("尽职免责适用的单户授信额度上限是多少？")
     assert answer.citations[0].doc_id == "small" and "800万元" in answer.answer
@@ -97,7 +97,7 @@ def test_changed_document_replaces_its_chunks_and_removal_deletes_them(built_set
     assert ingest(settings).removed == ("small",)
     c3 = counts(settings)
     assert (c3["sections"], c3["bm25"], c3["docs"]) == (15, 15, [NOTICE_ID])
-    assert "800万元" not in c3["span_text"]
+    assert "800万元" not in c3["text"]
 
 
 def test_missing_index_is_built_on_first_use(fresh_settings):

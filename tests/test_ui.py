@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import gradio as gr
 import httpx
@@ -13,11 +15,17 @@ from policykb import ui, ui_render
 from policykb.answer import format_cite
 from policykb.cli import _settings, build_parser
 from policykb.config import load_settings
+from policykb.formats import read_any
 from policykb.kb import KnowledgeBase
+from policykb.links import Link, find_links
+from policykb.parse import Amendment, parse_text
 
-from tests.conftest import NOTICE_ID
+from tests.conftest import NOTICE_ID, ROOT
 
 XSS = "<img src=x onerror=alert(1)>"
+PACK = ROOT / "packs" / "finance-laws"
+LAWS = {"minfadian": "中华人民共和国民法典.md", "shangyeyinhangfa": "商业银行法.md",
+        "danbao-jieshi": "最高人民法院关于适用《民法典》有关担保制度的解释.md"}
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +44,32 @@ def server(kb, built_settings):
     app.close()
 
 
+@pytest.fixture(scope="module")
+def laws() -> dict:
+    """The 民法典, 商业银行法 and 担保制度解释 parsed from the finance-laws pack, by doc id."""
+    return {doc_id: parse_text(read_any(PACK / name), doc_id) for doc_id, name in LAWS.items()}
+
+
+def labels_of(*docs) -> dict[str, str]:
+    """Return section id -> short label, as the app's section_labels does for the knowledge base."""
+    return {s.id: ui_render.short_cite(format_cite(d, s), d.title, d.doc_number) for d in docs for s in d.sections}
+
+
+def panel_meta(html: str) -> str:
+    return re.search(r'<div class="pk-panel-meta">(.*?)</div>', html).group(1)
+
+
+def crumbs(html: str) -> list[str]:
+    return re.findall(r'<span class="pk-crumb">(.*?)</span>', html)
+
+
+def chip_links(html: str) -> list[tuple[str, str, str]]:
+    """Return (data-section, data-paragraph, text) of each reference link in some HTML."""
+    return [(m.group(1), m.group(2) or "", re.sub(r"<[^>]+>", "", m.group(3))) for m in re.finditer(
+        r'<button type="button" class="pk-chip pk-link" data-section="([^"]*)"(?: data-paragraph="(\d+)")?'
+        r'[^>]*>(.*?)</button>', html)]
+
+
 def client(url: str, **kwargs) -> Client:
     return Client(url, verbose=False, analytics_enabled=False, download_files=False, **kwargs)
 
@@ -49,6 +83,13 @@ def test_build_app_has_the_tabs_side_panel_and_only_public_api(kb, built_setting
     assert {"问答", "检索详情", "文件", "培训", "当前设置", "条款全文"} <= labels
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
     assert public == {"ask", "search", "quiz_start", "quiz_submit", "quiz_next"}
+
+
+def test_side_panel_opens_the_sections_its_own_links_point_to(kb, built_settings):
+    config = ui.build_app(kb, built_settings).get_config_file()
+    panel = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "pk-panel")
+    assert any((panel, "click") in map(tuple, d["targets"]) for d in config["dependencies"])
+    assert "paragraph: chip.dataset.paragraph" in ui.CLICK_JS
 
 
 def test_extra_tabs_are_added_after_the_built_in_ones(kb, built_settings):
@@ -114,14 +155,36 @@ def test_question_and_answer_text_are_escaped(kb):
 def test_document_text_is_escaped(kb):
     doc = kb.docs[NOTICE_ID]
     sec = doc.sections[1]
-    evil = dataclasses.replace(sec, text=sec.text + XSS, title=XSS, chapter=XSS)
-    evil_doc = dataclasses.replace(doc, title=XSS, issuer=XSS, sections=(evil,))
+    evil = dataclasses.replace(sec, text=sec.text + XSS, title=XSS, path=(XSS, XSS))
+    evil_doc = dataclasses.replace(doc, title=XSS, issuer=XSS, doc_number=XSS, effective_date=XSS,
+                                   status=XSS, superseded_by=XSS, amendments=(Amendment(XSS, XSS, XSS),),
+                                   sections=(evil,))
     pieces = [ui_render.document_html(evil_doc, {}),
               ui_render.section_panel_html(evil_doc, evil, format_cite(evil_doc, evil), XSS),
               ui_render.section_chip(XSS, XSS, XSS, XSS)]
     for html in pieces:
         assert "<img" not in html
         assert "&lt;img" in html
+    assert pieces[0].count("&lt;img") >= 8 and pieces[1].count("&lt;img") >= 5
+
+
+def test_reference_links_and_quotes_are_escaped(laws):
+    doc = laws["minfadian"]
+    sec = doc.section("第八百二十七条")
+    # A 款 of hostile text ahead of the 前款 reference: the link and the quote both cross it.
+    text = sec.text.replace("\n托运人违反前款", f"{XSS}\n托运人违反前款")
+    evil = dataclasses.replace(sec, text=text, paragraph_starts=(0, text.index("\n") + 1))
+    evil_doc = dataclasses.replace(doc, sections=tuple(evil if s is sec else s for s in doc.sections))
+    html = ui_render.section_panel_html(evil_doc, evil, XSS, XSS + "\n托运人违反前款规定")
+    assert "<img" not in html and html.count("&lt;img") == 4  # text, cite, and the copied cite and quote
+    assert ("minfadian#第八百二十七条", "1", "前款") in chip_links(html)
+    assert f'<mark class="pk-hl">{ui_render.esc(XSS)}\n托运人违反<button' in html
+    # A link's own text (a 《title》 may hold anything) is escaped, whole or split by the quote.
+    text = f"见《{XSS}》第一条"
+    link = Link(text[1:], 1, len(text), "d", "第一条")
+    for quote in ("", text, "见《<img", "onerror"):
+        html = ui_render.linked_text(text, quote, [link], {link: XSS})
+        assert "<img" not in html and html.count("&lt;img") == 2
 
 
 def test_section_panel_highlights_the_verbatim_quote_only(kb):
@@ -132,6 +195,113 @@ def test_section_panel_highlights_the_verbatim_quote_only(kb):
     assert f'<mark class="pk-hl">{ui_render.esc(quote)}</mark>' in html
     assert "第二条" in html and doc.doc_number in html
     assert "<mark" not in ui_render.section_panel_html(doc, sec, format_cite(doc, sec), "不在本条中的句子")
+
+
+def test_notice_panel_meta_names_number_issuer_and_dates_and_has_no_path(kb):
+    doc = kb.docs[NOTICE_ID]
+    sec = kb.section("二", NOTICE_ID)
+    html = ui_render.section_panel_html(doc, sec, format_cite(doc, sec), documents=kb.docs)
+    assert panel_meta(html) == (f"{ui_render.esc(doc.doc_number)} · {doc.issuer} · {doc.date} 成文 · "
+                                f"{doc.effective_date} 施行")
+    assert "pk-breadcrumb" not in html and "pk-link" not in html
+
+
+def test_law_panel_shows_the_path_once_and_skips_the_missing_doc_number(laws):
+    doc = laws["minfadian"]
+    sec = doc.section("第六百八十六条")
+    html = ui.panel_html(laws, {"section": sec.id})
+    assert crumbs(html) == ["第三编 合同", "第二分编 典型合同", "第十三章 保证合同", "第一节 一般规定"]
+    assert html.count("第十三章 保证合同") == 1
+    assert doc.doc_number == "" and panel_meta(html) == "全国人民代表大会 · 2020-05-28 通过 · 2021-01-01 施行"
+    assert '<div class="pk-panel-cite">《中华人民共和国民法典》第六百八十六条</div>' in html
+    assert chip_links(html) == [] and "<mark" not in html
+
+
+def test_amended_law_panel_names_its_latest_amendment(laws):
+    html = ui.panel_html(laws, {"section": "shangyeyinhangfa#第一条"})
+    assert panel_meta(html) == "全国人民代表大会常务委员会 · 1995-05-10 通过 · 2015-08-29 第二次修正"
+    assert crumbs(html) == ["第一章 总则"]
+    gone = dataclasses.replace(laws["shangyeyinhangfa"], status="已被替代", superseded_by="minfadian")
+    meta = panel_meta(ui_render.section_panel_html(gone, gone.sections[0], "", documents=laws))
+    assert meta.endswith('<span class="pk-status pk-status-ref">已被替代（由《中华人民共和国民法典》替代）</span>')
+
+
+def test_law_panel_links_this_laws_articles_and_its_previous_paragraph(laws):
+    doc = laws["minfadian"]
+    sec = doc.section("第八百二十七条")
+    html = ui.panel_html(laws, {"section": sec.id})
+    assert chip_links(html) == [("minfadian#第六百一十九条", "", "第六百一十九条"),
+                                ("minfadian#第八百二十七条", "1", "前款")]
+    assert len(chip_links(html)) == len(find_links(doc, sec, laws))
+    assert 'title="查看：本条第一款"' in html
+    # Following 前款 opens the same article with that paragraph highlighted and cited.
+    opened = ui.panel_html(laws, {"section": "minfadian#第八百二十七条", "paragraph": "1"})
+    first = ui_render.paragraph_text(sec, 1)
+    assert first.startswith("托运人应当按照约定的方式包装货物") and first.endswith("的规定。")
+    assert '<div class="pk-panel-cite">《中华人民共和国民法典》第八百二十七条第一款</div>' in opened
+    assert opened.count("<mark") == 1
+    assert re.sub(r"<button[^>]*>|</button>", "", opened).count(f'<mark class="pk-hl">{first}</mark>') == 1
+
+
+def test_interpretation_links_to_the_civil_code_only_when_it_is_loaded(laws):
+    doc = laws["danbao-jieshi"]
+    sec = doc.section("第七条")
+    html = ui.panel_html(laws, {"section": sec.id})
+    assert ("minfadian#第六十一条", "", "民法典第六十一条") in chip_links(html)
+    assert 'title="查看：《中华人民共和国民法典》第六十一条"' in html
+    assert ("danbao-jieshi#第十七条", "", "第十七条") in chip_links(html)
+    alone = ui.panel_html({doc.doc_id: doc}, {"section": sec.id})
+    assert [target for target, _, _ in chip_links(alone)] == ["danbao-jieshi#第十七条"]
+    assert "民法典第六十一条" in alone
+    # The linked article opens in the panel like any chip's section.
+    target = ui.panel_html(laws, {"section": "minfadian#第六十一条"})
+    assert '<div class="pk-panel-cite">《中华人民共和国民法典》第六十一条</div>' in target
+    assert crumbs(target)[0] == "第一编 总则"
+
+
+def test_panel_for_an_unknown_section_is_a_placeholder(laws):
+    for data in ({"section": "minfadian#第九千条"}, {"section": "nope#第一条"}, {}):
+        assert "找不到该条款" in ui.panel_html(laws, data)
+    # A paragraph the article does not have falls back to the whole article.
+    html = ui.panel_html(laws, {"section": "minfadian#第六百八十六条", "paragraph": "9"})
+    assert "<mark" not in html and "第六百八十六条</div>" in html
+
+
+def _shape(html: str) -> str:
+    """Reduce linked text to its structure: [link], {mark}; and check the tags nest."""
+    stack = []
+    for m in re.finditer(r"<(/?)(mark|button)\b[^>]*>", html):
+        if m.group(1):
+            assert stack and stack.pop() == m.group(2), html
+        else:
+            stack.append(m.group(2))
+    assert not stack, html
+    return (re.sub(r"<button[^>]*>", "[", html).replace("</button>", "]")
+            .replace('<mark class="pk-hl">', "{").replace("</mark>", "}"))
+
+
+@pytest.mark.parametrize("quote, links, shape", [
+    ("", [(2, 4)], "ab[cd]efgh"),
+    ("bcdef", [(2, 4)], "a{b[cd]ef}gh"),       # a link inside the quote sits in its one <mark>
+    ("cd", [(2, 4)], "ab{[cd]}efgh"),
+    ("c", [(1, 4)], "a[b{c}d]efgh"),           # a quote inside a link is marked inside it
+    ("abc", [(2, 5)], "{ab}[{c}de]fgh"),       # the quote ends inside a link
+    ("defg", [(2, 5)], "ab[c{de}]{fg}h"),      # the quote starts inside a link
+    ("bcdefg", [(1, 3), (5, 7)], "a{[bc]de[fg]}h"),
+    ("cdef", [(1, 3), (5, 7)], "a[b{c}]{de}[{f}g]h"),  # both ends inside links
+    ("", [(1, 4), (2, 6)], "a[bcd]efgh"),      # an overlapping link is left as text
+    ("", [(0, 8)], "[abcdefgh]"),
+    ("xyz", [(2, 4)], "ab[cd]efgh"),           # a quote not in the text marks nothing
+])
+def test_linked_text_nests_links_and_the_quote(quote, links, shape):
+    text = "abcdefgh"
+    made = [Link(text[a:b], a, b, "d", f"第{a}条") for a, b in links]
+    assert _shape(ui_render.linked_text(text, quote, made)) == shape
+
+
+def test_linked_text_skips_links_that_do_not_match_the_text():
+    stale = [Link("前款", 0, 2, "d", "第一条"), Link("ab", 6, 9, "d", "第二条")]
+    assert ui_render.linked_text("abcdefgh", "", stale) == "abcdefgh"
 
 
 def test_long_question_shows_the_truncation_notice(kb, built_settings):
@@ -172,8 +342,43 @@ def test_documents_tab_lists_metadata_sections_and_referenced_plans(kb):
         assert ui_render.esc(value) in html
     assert html.count('<section class="pk-doc-sec"') == len(doc.sections)
     assert html.count('<li><a href="#pk-sec-') == len(doc.sections)
+    assert f"<tr><th>成文日期</th><td>{doc.date}</td></tr>" in html
+    assert f"<tr><th>施行日期</th><td>{doc.effective_date}</td></tr>" in html
+    assert '<tr><th>效力状态</th><td><span class="pk-status pk-status-ok">现行有效</span></td></tr>' in html
+    assert "修改沿革" not in html and "pk-toc-path" not in html
     refs = ui_render.references_html(kb.index.references, labels)
     assert refs.count("全文未收录") == sum(1 for r in kb.index.references if not r.resolved_doc_id) > 0
+
+
+def test_documents_tab_shows_a_laws_history_and_each_path_once(laws):
+    doc = laws["shangyeyinhangfa"]
+    html = ui_render.document_html(doc, labels_of(doc), laws)
+    rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", html))
+    assert "文号" not in rows and "施行日期" not in rows
+    assert rows["发文机关"] == "全国人民代表大会常务委员会" and rows["通过日期"] == "1995-05-10"
+    assert "现行有效" in rows["效力状态"]
+    history = re.findall(r"<li><time>(.*?)</time> (.*?)[ <]", rows["修改沿革"])
+    assert history == [("1995-05-10", "通过"), ("2003-12-27", "第一次修正"), ("2015-08-29", "第二次修正")]
+    assert "《关于修改&lt;中华人民共和国商业银行法&gt;的决定》" in rows["修改沿革"]
+    chapters = list(dict.fromkeys(s.chapter for s in doc.sections))
+    assert len(chapters) > 5
+    for chapter in chapters:
+        assert html.count(chapter) == 2  # once in the contents, once above its first article
+    assert re.search(r"</a> 第一条 <button", html)
+    assert html.count('<li><a href="#pk-sec-') == len(doc.sections)
+    assert '<details class="pk-toc">' in html  # 95 articles: the contents start folded
+
+
+def test_documents_tab_names_dates_and_what_replaced_a_document(laws):
+    code = laws["minfadian"]
+    html = ui_render.document_html(code, labels_of(code), laws)
+    rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", html))
+    assert rows["通过日期"] == "2020-05-28" and rows["施行日期"] == "2021-01-01"
+    assert html.count(ui_render.esc(code.section("第六百八十六条").chapter)) == 1  # contents; crumbs above text
+    gone = dataclasses.replace(laws["shangyeyinhangfa"], status="已被替代", superseded_by="minfadian")
+    rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", ui_render.document_html(gone, {}, laws)))
+    assert rows["效力状态"] == ('<span class="pk-status pk-status-ref">已被替代（由<a href="#pk-article-minfadian">'
+                            '《中华人民共和国民法典》</a>替代）</span>')
 
 
 def test_settings_panel_hides_the_password(built_settings):
