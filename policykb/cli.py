@@ -117,6 +117,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.answer import format_cite
     from policykb.corpus import find_section, load_documents
+    from policykb.chunk import int_to_cn
     from policykb.links import find_links, link_map
     documents = load_documents(settings.corpus_dir)
     sec = find_section(documents, args.section, args.doc)
@@ -136,7 +137,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             print(sec.chapter)
         print(sec.display)
         for link in links:
-            where = f"第{link.paragraph}款" if link.paragraph else ""
+            where = f"第{int_to_cn(link.paragraph)}款" if link.paragraph else ""
             print(f"  → {link.text}：{link.target}{where}")
     return 0
 

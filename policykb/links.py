@@ -17,6 +17,9 @@ ARTICLE_REF_RE = re.compile(
     rf"(?:(?P<scope>本法|本条例|本规定|本解释|本办法|本细则|本编|本分编|本章|本节)"
     rf"|《(?P<title>[^《》]{{2,80}})》|(?P<alias>[\u4e00-\u9fa5]{{1,14}}?(?:法|法典|条例|规定|解释)))?"
     rf"第(?P<article>[{CN_NUM}\d]+)条(?:第(?P<paragraph>[{CN_NUM}\d]+)款)?")
+# 第一款所称…: a paragraph of the same article (a 第X款 right after 第X条 belongs to that article).
+PARAGRAPH_REF_RE = re.compile(rf"(?<![条{CN_NUM}\d])第([{CN_NUM}\d]+)款")
+LIST_JOINERS = ("和", "、", "及", "以及", "或者", "至", "或")
 SCOPE_END_RE = re.compile(r"(本法|本条例|本规定|本解释|本办法|本细则|本编|本分编|本章|本节)$")
 RELATIVE_REF_RE = re.compile(r"前(?P<count>[两二三四五])?款|前条")
 
@@ -91,6 +94,8 @@ def find_links(doc: Document, section: Section, documents: Mapping[str, Document
             else:  # 依照本法第X条: the scope word belongs to the link, the words before it do not
                 scope = SCOPE_END_RE.search(named)
                 start = m.start("article") - 1 - (len(scope.group(0)) if scope else 0)
+        elif links and links[-1].end <= m.start() and text[links[-1].end:m.start()] in LIST_JOINERS:
+            target = documents.get(links[-1].doc_id, doc)  # 民法典第六十一条和第五百零四条: the list goes on
         no = _article_no(m.group("article"))
         sec = numbers.get(no) if target is doc else target.section(no)
         if sec is None or (target is doc and sec.section_no == section.section_no and not m.group("paragraph")):
@@ -98,6 +103,10 @@ def find_links(doc: Document, section: Section, documents: Mapping[str, Document
         paragraph = _number(m.group("paragraph")) if m.group("paragraph") else 0
         links.append(Link(text[start:m.end()], start, m.end(), target.doc_id, no,
                           paragraph if 0 < paragraph <= sec.paragraphs else 0))
+    for m in PARAGRAPH_REF_RE.finditer(text):
+        paragraph = _number(m.group(1))
+        if paragraph <= section.paragraphs and section.paragraph_of(m.start()) != paragraph:
+            links.append(Link(m.group(0), m.start(), m.end(), doc.doc_id, section.section_no, paragraph))
     for m in RELATIVE_REF_RE.finditer(text):
         if m.group(0) == "前条":
             before = [s for s in doc.sections if s.kind == "article" and s.order < section.order]
