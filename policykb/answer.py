@@ -130,6 +130,17 @@ def format_cite(doc: Document, section: Section, item: str = "", paragraphs: tup
     return f"《{doc.title}》{number}{where}{item}"
 
 
+def bracketed(title: str) -> str:
+    """Return a section title as the templates show it, （title）, or nothing when there is none."""
+    return f"（{title}）" if title else ""
+
+
+def render_items(templates: "Templates", citations: Iterable[Citation], start: int = 1) -> list[str]:
+    """Render numbered quoted clauses with the answer_item template."""
+    return [templates.render("answer_item", n=n, cite=c.cite, section_title=bracketed(c.section_title),
+                             quote=c.quote) for n, c in enumerate(citations, start=start)]
+
+
 def is_figure_question(question: str) -> bool:
     """Return True for questions that ask for a number, amount, rate, date or deadline."""
     return bool(FIGURE_QUESTION_RE.search(question))
@@ -171,7 +182,7 @@ def select_quote(section: Section, terms: list[str], question: str, span_sims: d
     n = len(span_tokens)
     weight = {t: len(t) * (1.0 if t in asked else 0.5)
               * math.log(1 + n / (1 + sum(1 for toks in span_tokens if t in toks)))
-              for t in set(terms) | asked}
+              for t in sorted(set(terms) | asked)}  # a fixed order: float sums, hence ties, are the same in every process
     total = 1e-9 + sum(weight.values())
     figure_q = is_figure_question(question)
     figure_spans = {f.span_index for f in section.figures}
@@ -226,9 +237,11 @@ def make_citation(doc: Document, section: Section, quote: str, item: str = "") -
     if start < 0:
         raise ValueError(f"quote is not verbatim in {section.id}")
     paragraphs = tuple(range(section.paragraph_of(start), section.paragraph_of(start + len(quote) - 1) + 1))
+    if len(paragraphs) == section.paragraphs:  # the whole article is cited as 第X条
+        paragraphs = ()
     return Citation(doc.doc_id, doc.title, doc.doc_number, section.section_no, section.title, quote,
                     format_cite(doc, section, item, paragraphs), section.chapter,
-                    paragraphs[0] if section.paragraphs > 1 else 0)
+                    paragraphs[0] if paragraphs and section.paragraphs > 1 else 0)
 
 
 def plan_notices(question: str, sections: list[Section], docs: dict[str, Document],
@@ -287,7 +300,7 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
                 doc = docs[sec.doc_id]
                 related.append(make_citation(doc, sec, sec.spans[0].text if sec.spans else sec.text))
                 lines.append(templates.render("related_item", cite=format_cite(doc, sec),
-                                              section_title=sec.title))
+                                              section_title=bracketed(sec.title)))
         return Answer(question, "\n".join(lines), True, mode, (), tuple(related), tuple(notices))
     chosen = [ranked[0]]
     if len(ranked) > 1 and ranked[1][1] >= SECOND_CITATION_RATIO * ranked[0][1]:
@@ -298,9 +311,7 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
         quote, item = select_quote(sec, terms, question, sims, (span_tokens or {}).get(sec.id))
         citations.append(make_citation(doc, sec, quote, item))
     lines = [templates.render("answer_intro")]
-    for n, c in enumerate(citations, start=1):
-        lines.append(templates.render("answer_item", n=n, cite=c.cite, section_title=c.section_title,
-                                      quote=c.quote))
+    lines.extend(render_items(templates, citations))
     for sec, _, _ in chosen:
         doc = docs[sec.doc_id]
         if doc.status and doc.status != "现行有效":

@@ -79,7 +79,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     status = 0
     for question in _questions(args):
         try:
-            answer = kb.ask(question, mode=args.mode)
+            answer = kb.ask(question, mode=args.mode, doc_ids=args.doc or ())
         except EmptyQuestionError as exc:
             if not batch:
                 raise
@@ -99,7 +99,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     kb = _open_kb(settings, args.mode)
     batch = args.question is None
     for question in _questions(args):
-        result = kb.search(question, mode=args.mode, k=args.k or settings.top_k)
+        result = kb.search(question, mode=args.mode, k=args.k or settings.top_k, doc_ids=args.doc or ())
         if args.json or batch:
             _print_json(result.to_dict(kb.sections))
             continue
@@ -301,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("question", nargs="?", help="问题 the question")
         p.add_argument("--json", action="store_true", help="输出 JSON")
         p.add_argument("--mode", choices=MODES, default="hybrid", help="检索模式 (default hybrid)")
+        p.add_argument("--doc", action="append", metavar="DOC_ID",
+                       help="只在这份文件中检索，可重复 restrict to this document (repeatable; "
+                       "a question such as 在民法典里… is restricted by itself)")
         if name == "search":
             p.add_argument("--k", type=int, help="返回条数 number of sections (POLICYKB_TOP_K, default 5)")
         p.set_defaults(func=func)

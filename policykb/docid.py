@@ -53,14 +53,15 @@ def id_from_title(title: str) -> str:
     中华人民共和国商业银行法 → shangyeyinhangfa; 最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释 →
     minfadian-danbao-zhidu-jieshi; a numbered part such as （三） ends the id as -3.
     """
-    import jieba
+    from policykb.tokenize import segment
 
     t = re.sub(r"[《》<>〈〉\"“”\s]", "", title)
+    t = re.sub(r"[（(]\d{4}\s*[-–—至]\s*\d{4}\s*年?[）)]$", "", t)  # a plan's period, (2023-2025年)
     part = re.search(r"[（(]([一二三四五六七八九十\d]+)[）)]$", t)
     t = t[: part.start()] if part else t
     for noise in TITLE_NOISE:
         t = t.replace(noise, "")
-    words = [w for w in jieba.lcut(t) if w not in NOISE_WORDS and re.search(r"[\u4e00-\u9fa5A-Za-z0-9]", w)]
+    words = [w for w in segment(t) if w not in NOISE_WORDS and re.search(r"[\u4e00-\u9fa5A-Za-z0-9]", w)]
     if len("".join(words)) <= 8:
         words = ["".join(words)]
     slug = ""

@@ -5,19 +5,24 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
+
+import numpy as np
 
 from policykb.answer import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage, format_cite,
-                             make_citation, select_quote)
+                             make_citation, render_items, select_quote)
 from policykb.config import MODES, Settings
 from policykb.corpus import find_section
-from policykb.errors import EmptyQuestionError, PolicyKBError
+from policykb.chunk import int_to_cn
+from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
+from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index, unit_span_range
 from policykb.tokenize import expand_query, glossary_terms, word_expansions
 
 CANDIDATES = 20
+LOOKUP_MAX = 5  # documents quoted when a look-up names no document and several have the article
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
 
@@ -74,6 +79,7 @@ class KnowledgeBase:
             for t in set(toks):
                 df[t] = df.get(t, 0) + 1
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._section_docs = np.array([sid.split("#", 1)[0] for sid in index.section_ids])
 
     @classmethod
     def open(cls, settings: Settings, dense: bool = True, auto_ingest: bool = True,
@@ -116,11 +122,28 @@ class KnowledgeBase:
             notices.append(self.templates.render("truncated", limit=limit))
         return question, notices
 
-    def search(self, question: str, mode: str = "hybrid", k: int = 5) -> SearchResult:
-        """Rank sections for a question by keyword, dense or hybrid retrieval."""
+    def scope(self, question: str, doc_ids: Sequence[str] = ()) -> list[str]:
+        """Return the doc ids a search is restricted to: the ones given, else those the question names."""
+        unknown = [d for d in doc_ids if d not in self.docs]
+        if unknown:
+            raise NotFoundError(f"知识库中没有 doc_id 为 {unknown[0]!r} 的文件；`policykb docs` 列出全部文件")
+        return list(dict.fromkeys(doc_ids)) or [d.doc_id for d in find_scope(question, self.index.documents)]
+
+    def search(self, question: str, mode: str = "hybrid", k: int = 5, doc_ids: Sequence[str] = ()) -> SearchResult:
+        """Rank sections for a question by keyword, dense or hybrid retrieval.
+
+        Args:
+            doc_ids: restrict retrieval to these documents; by default a question that
+                names documents (在民法典里…, 通知中…) is restricted to them.
+        """
         if mode not in MODES:
             raise PolicyKBError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         question, notices = self._prepare(question)
+        scope = self.scope(question, doc_ids)
+        allowed = np.isin(self._section_docs, scope) if scope else None
+        if scope:
+            notices.append(self.templates.render("scope", titles="、".join(
+                f"《{self.docs[d].title}》" for d in scope)))
         terms = expand_query(question)
         if mode != "keyword" and not self.dense_available:
             notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
@@ -128,12 +151,13 @@ class KnowledgeBase:
         rankings = {}
         span_sims: dict[str, dict[int, float]] = {}
         if mode in ("keyword", "hybrid"):
-            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, CANDIDATES)
+            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, CANDIDATES,
+                                                  allowed)
         if mode in ("dense", "hybrid"):
             vec = self.embedder.embed_queries([dense_query(question)])[0].tolist()
             stores = self.index.vectors()
-            sec = stores.query(vec, CANDIDATES)
-            spans = stores.query(vec, CANDIDATES * 3, spans=True)
+            sec = stores.query(vec, CANDIDATES, doc_ids=scope)
+            spans = stores.query(vec, CANDIDATES * 3, spans=True, doc_ids=scope)
             rankings["dense"] = dense_ranking(sec, spans, CANDIDATES)
             for unit, sim in spans:
                 sid, indices = unit_span_range(unit)
@@ -173,9 +197,41 @@ class KnowledgeBase:
         model = f"{self.settings.embed_backend}:{self.settings.embed_model}"
         return DENSE_THRESHOLDS.get(model, 2.0)
 
-    def ask(self, question: str, mode: str = "hybrid") -> Answer:
-        """Answer a question with verbatim quotes and memo-ready citations, or abstain."""
-        return self.answer(self.search(question, mode=mode, k=5))
+    def ask(self, question: str, mode: str = "hybrid", doc_ids: Sequence[str] = ()) -> Answer:
+        """Answer a question with verbatim quotes and memo-ready citations, or abstain.
+
+        A question that names an article (民法典第六百八十五条, 通知第二条) is a look-up:
+        the answer is that article, marked mode "lookup".
+        """
+        prepared, notices = self._prepare(question)
+        documents = [self.docs[d] for d in self.scope(prepared, doc_ids)] or self.index.documents
+        lookup = find_lookup(prepared, documents)
+        if lookup is not None:
+            return self.lookup_answer(prepared, lookup, notices)
+        return self.answer(self.search(question, mode=mode, k=5, doc_ids=doc_ids))
+
+    def lookup_answer(self, question: str, lookup: Lookup, notices: list[str] | None = None) -> Answer:
+        """Quote the article a look-up names (its 款 or item when asked), or say it does not exist."""
+        notices = list(notices or [])
+        sections = list(lookup.sections)
+        if lookup.paragraph:
+            too_short = [s for s in sections if lookup.paragraph > s.paragraphs]
+            sections = [s for s in sections if s not in too_short]
+            if not sections:
+                missing = "；".join(f"《{self.docs[s.doc_id].title}》{s.section_no}只有{int_to_cn(s.paragraphs)}款"
+                                   for s in too_short)
+                lookup = dataclasses.replace(lookup, missing=missing)
+        if not sections:
+            text = self.templates.render("lookup_missing", missing=lookup.missing)
+            return Answer(question, text, True, "lookup", (), (), tuple(notices))
+        citations = [make_citation(self.docs[s.doc_id], s, looked_up_text(s, lookup.paragraph, lookup.item),
+                                   lookup.item) for s in sections[:LOOKUP_MAX]]
+        if len(sections) > 1:
+            short = min((self.docs[s.doc_id].title.removeprefix("中华人民共和国") for s in sections), key=len)
+            notices.append(self.templates.render("lookup_several", count=len(sections),
+                                                 example=f"{short}第{int_to_cn(lookup.article)}条"))
+        lines = [self.templates.render("lookup_intro"), *render_items(self.templates, citations), *notices]
+        return Answer(question, "\n".join(lines), False, "lookup", tuple(citations), (), tuple(notices))
 
     def answer(self, result: SearchResult) -> Answer:
         """Compose the cited answer (or abstention) for a search that has already run."""
@@ -210,10 +266,7 @@ class KnowledgeBase:
             extra.append(make_citation(plan, best, quote, item))
         if not extra:
             return answer
-        lines = [answer.answer]
-        for n, c in enumerate(extra, start=len(answer.citations) + 1):
-            lines.append(self.templates.render("answer_item", n=n, cite=c.cite, section_title=c.section_title,
-                                               quote=c.quote))
+        lines = [answer.answer, *render_items(self.templates, extra, start=len(answer.citations) + 1)]
         return dataclasses.replace(answer, answer="\n".join(lines + notices),
                                    citations=answer.citations + tuple(extra),
                                    notices=answer.notices + tuple(notices))

@@ -47,8 +47,8 @@ class Link:
 
 def _law_name(words: str) -> str:
     """Return the law named at the end of some words (违反公司法 → 公司法, 依照民法典 → 民法典), or ''."""
-    import jieba
-    last = jieba.lcut(words)[-1] if words else ""
+    from policykb.tokenize import segment
+    last = segment(words)[-1] if words else ""
     return last if len(last) >= 3 and re.search(r"(法|法典|条例|规定|解释)$", last) else ""
 
 

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 from policykb.answer import format_cite
 from policykb.chunk import CN_NUM, Figure
 from policykb.parse import Document, Section
-from policykb.tokenize import DATA, _jieba, tokenize
+from policykb.tokenize import DATA, tokenize, word_spans
 
 BLANK = "____"
 TRUE_FALSE_PREFIX = "判断正误："
@@ -120,7 +120,7 @@ def free_occurrences(term: str, text: str, terms: Iterable[str]) -> list[int]:
 
 def _word_spans(text: str) -> list[tuple[int, int]]:
     """Return (start, end) of each word jieba's accurate mode cuts text into."""
-    return [(start, end) for _, start, end in _jieba().tokenize(text)]
+    return word_spans(text)
 
 
 @lru_cache(maxsize=4096)

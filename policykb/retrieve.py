@@ -19,14 +19,22 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def keyword_ranking(bm25: Any, section_ids: list[str], tokens: list[str], k: int) -> Ranking:
-    """Rank sections by BM25 over jieba tokens; sections that match no token are left out."""
+def keyword_ranking(bm25: Any, section_ids: list[str], tokens: list[str], k: int,
+                    allowed: np.ndarray | None = None) -> Ranking:
+    """Rank sections by BM25 over jieba tokens; sections that match no token are left out.
+
+    Args:
+        allowed: a boolean mask over section_ids; sections outside it are not ranked.
+    """
     if not tokens or not section_ids:
         return []
     scores = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
+    if allowed is not None:
+        scores = np.where(allowed, scores, 0.0)
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    # Ties are broken by position in the index, never by argpartition's internal order.
+    top = top[np.lexsort((top, -scores[top]))]
     return [(section_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
@@ -42,7 +50,7 @@ def dense_ranking(section_sims: Ranking, span_sims: Ranking, k: int) -> Ranking:
     for span_id, sim in span_sims:
         sid = span_id.rsplit(":", 1)[0]
         best[sid] = max(best.get(sid, -1.0), sim)
-    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]  # ties broken by id, the same in every run
 
 
 def fuse(rankings: dict[str, Ranking], weights: dict[str, float] | None = None,

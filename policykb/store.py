@@ -232,7 +232,8 @@ class VectorStores:
         if unit_nodes:
             self.spans.add(unit_nodes)
 
-    def query(self, vector: list[float], k: int, spans: bool = False) -> list[tuple[str, float]]:
+    def query(self, vector: list[float], k: int, spans: bool = False,
+              doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Return (node id, cosine similarity) pairs, best first.
 
         Queries the ChromaVectorStore's collection for ids and distances only:
@@ -243,9 +244,13 @@ class VectorStores:
         if spans not in self._sizes:
             self._sizes[spans] = store.client.count()
         k = min(k, self._sizes[spans]) or 1
-        result = store.client.query(query_embeddings=[vector], n_results=k, include=["distances"])
-        # Cosine space: distance = 1 - cosine similarity.
-        return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0])]
+        where = None
+        if doc_ids:
+            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        result = store.client.query(query_embeddings=[vector], n_results=k, include=["distances"], where=where)
+        # Cosine space: distance = 1 - cosine similarity; equal ones in id order, the same in every run.
+        return sorted(((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0])),
+                      key=lambda pair: (-pair[1], pair[0]))
 
 
 EMBED_BATCH = 32
@@ -266,15 +271,15 @@ def vector_units(sec: Section) -> list[tuple[int, int]]:
     """Return the (first, last) span ranges that get a vector of their own beside the section's.
 
     A notice's measure is long and its sentences are separate commitments: each
-    sentence gets a vector. An article's paragraphs (款) are its units of meaning,
+    sentence gets a vector (a notice is a few dozen). An article's paragraphs (款) are its units of meaning,
     so an article of several paragraphs gets one vector per paragraph, and a
     one-paragraph article none: that vector would repeat the section's.
     """
-    if len(sec.spans) < 2:
-        return []
     if sec.kind != "article":
+        # Even a one-sentence preamble keeps its own vector: without the title in front,
+        # it matches "what is this notice about" questions better (measured on eval/).
         return [(j, j) for j in range(len(sec.spans))]
-    if sec.paragraphs < 2:
+    if len(sec.spans) < 2 or sec.paragraphs < 2:
         return []
     units: dict[int, list[int]] = {}
     for j, span in enumerate(sec.spans):

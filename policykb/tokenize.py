@@ -57,6 +57,18 @@ def _jieba():
     return tk
 
 
+def segment(text: str) -> list[str]:
+    """Cut text into words with the project's jieba tokenizer (policy user dictionary, no log output)."""
+    with _LOCK:
+        return _jieba().lcut(text)
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) offsets of the words jieba cuts a text into."""
+    with _LOCK:
+        return [(start, end) for _, start, end in _jieba().tokenize(text)]
+
+
 def tokenize(text: str) -> list[str]:
     """Split text into lower-case search tokens (jieba search mode), without stopwords."""
     tk = _jieba()

@@ -222,13 +222,19 @@ def panel_html(docs: Mapping[str, Document], data: Mapping[str, Any]) -> str:
     return render.section_panel_html(doc, sec, cite, quote, docs)
 
 
+def document_choices(kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """Return (label, doc_id) pairs for the scope filter: short title and 文号 of each document."""
+    return [(d.title.removeprefix("中华人民共和国") + (f"（{d.doc_number}）" if d.doc_number else ""), d.doc_id)
+            for d in kb.index.documents]
+
+
 def _chat_tab(ctx: UIContext) -> None:
     kb = ctx.kb
 
-    def respond(question: str, history: list[dict] | None, mode: str):
+    def respond(question: str, history: list[dict] | None, mode: str, scope: list[str] | None = None):
         history = list(history or [])
         try:
-            answer = kb.ask(question, mode=mode).to_dict()
+            answer = kb.ask(question, mode=mode, doc_ids=scope or ()).to_dict()
             turn = {"question": answer["question"], "answer": answer}
         except PolicyKBError as exc:
             turn = {"question": str(question or "")[:ctx.settings.max_question_chars], "error": error_message(exc)}
@@ -249,9 +255,12 @@ def _chat_tab(ctx: UIContext) -> None:
                               lines=1, max_lines=4, scale=8, elem_id="pk-question", autofocus=True)
         send = gr.Button("提问", variant="primary", scale=1, min_width=90, elem_id="pk-send")
         clear_btn = gr.Button("清空对话", scale=1, min_width=90)
-    mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", elem_id="pk-mode")
+    with gr.Row(equal_height=True):
+        mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", elem_id="pk-mode", scale=1)
+        scope = gr.Dropdown(document_choices(kb), value=[], multiselect=True, label="检索范围（不选＝全部文件）",
+                            elem_id="pk-scope", scale=2)
     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
-    gr.on([send.click, question.submit], respond, [question, history, mode],
+    gr.on([send.click, question.submit], respond, [question, history, mode, scope],
           [question, history, transcript, ctx.details["question"], ctx.details["mode"]],
           api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY)
     clear_btn.click(clear, None, [history, transcript], api_visibility="private", queue=False)
@@ -322,17 +331,17 @@ def build_app(kb: KnowledgeBase, settings: Settings,
         data = evt._data if isinstance(evt._data, dict) else {}
         return panel_html(kb.docs, data), gr.Sidebar(open=True)
 
-    def ask(question: str, mode: Mode = "hybrid") -> dict:
+    def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None) -> dict:
         """Answer a question; returns the same JSON object as `policykb ask --json`."""
         try:
-            return kb.ask(question, mode=mode).to_dict()
+            return kb.ask(question, mode=mode, doc_ids=docs or ()).to_dict()
         except PolicyKBError as exc:
             raise gr.Error(error_message(exc)) from None
 
-    def search(question: str, mode: Mode = "hybrid", k: int = 5) -> dict:
+    def search(question: str, mode: Mode = "hybrid", k: int = 5, docs: list[str] | None = None) -> dict:
         """Rank sections; returns the same JSON object as `policykb search --json`."""
         try:
-            return kb.search(question, mode=mode, k=k).to_dict(kb.sections)
+            return kb.search(question, mode=mode, k=k, doc_ids=docs or ()).to_dict(kb.sections)
         except PolicyKBError as exc:
             raise gr.Error(error_message(exc)) from None
 

@@ -258,3 +258,49 @@ def test_batch_refuses_single_document_flags(tmp_path: Path) -> None:
     result = policykb(env_for(tmp_path), "add", str(PACK / "存款保险条例.md"), str(PACK / "征信业管理条例.md"),
                       "--doc-id", "x", check=False)
     assert result.returncode != 0 and "--doc-id 只能用于一个文件" in result.stderr
+
+
+DETERMINISM_QUESTIONS = ["已质押的股权，可以转让吗？", "保证合同怎么成立", "借款合同的利息怎么约定",
+                         "续贷有什么要求？", "存款保险的偿付限额", "商业银行的资本充足率", "What is a guarantee contract?",
+                         "融资租赁合同无效怎么办", "票据丢失了怎么办", "个人信息保护"]
+
+
+def test_the_same_question_ranks_and_answers_alike_in_every_process(laws_env: dict) -> None:
+    questions = "\n".join(DETERMINISM_QUESTIONS) + "\n"
+    exe = str(Path(sys.executable).with_name("policykb"))
+    outputs = []
+    for seed in ("1", "2"):  # str hashes, hence set order, differ between the two processes
+        env = {**laws_env, "PYTHONHASHSEED": seed}
+        search = subprocess.run([exe, "search", "--k", "10"], input=questions, capture_output=True, text=True,
+                                env=env, timeout=600, check=True).stdout
+        ask = subprocess.run([exe, "ask"], input=questions, capture_output=True, text=True, env=env,
+                             timeout=600, check=True).stdout
+        outputs.append((search, ask))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0][0].splitlines()) == len(DETERMINISM_QUESTIONS)
+
+
+@pytest.mark.parametrize("question, mode, cite_start", [
+    ("民法典第六百八十五条是怎么规定的", "lookup", "《中华人民共和国民法典》第六百八十五条"),
+    ("担保制度解释第二十五条", "lookup", "《最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释》第二十五条"),
+    ("通知第二条", "lookup", "《上海银保监局"),
+    ("在民法典里，保证合同怎么成立？", "hybrid", "《中华人民共和国民法典》"),
+])
+def test_look_ups_and_scopes_in_the_big_knowledge_base(laws_env: dict, question: str, mode: str,
+                                                     cite_start: str) -> None:
+    answer = json.loads(policykb(laws_env, "ask", question, "--json").stdout)
+    assert answer["mode"] == mode and not answer["abstained"]
+    assert all(c["cite"].startswith(cite_start) for c in answer["citations"])
+    if mode == "lookup":
+        assert answer["answer"].startswith("条文查找")
+    else:
+        assert any("检索范围" in n for n in answer["notices"])
+
+
+def test_a_missing_article_is_a_clear_message_and_doc_flag_scopes(laws_env: dict) -> None:
+    missing = json.loads(policykb(laws_env, "ask", "存款保险条例第二百条", "--json").stdout)
+    assert missing["abstained"] and "《存款保险条例》共二十三条" in missing["answer"]
+    scoped = json.loads(policykb(laws_env, "search", "保证", "--doc", "shangyeyinhangfa", "--json").stdout)
+    assert scoped["hits"] and {h["doc_id"] for h in scoped["hits"]} == {"shangyeyinhangfa"}
+    bad = policykb(laws_env, "search", "保证", "--doc", "no-such-doc", check=False)
+    assert bad.returncode != 0 and "no-such-doc" in bad.stderr

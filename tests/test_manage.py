@@ -20,6 +20,9 @@ from policykb.store import VectorStores, index_lock, read_index_manifest, unit_i
 from tests.conftest import FIXTURES, NOTICE_ID, ROOT, copy_corpus, make_settings
 
 RULES_ID = "shi-yin-2024-7"
+# Plans without a 文号 are named from their titles (pypinyin), never from the file name.
+IP_ID = "shanghai-yinhangye-baoxianye-zuohao"
+GREEN_ID = "shanghai-yinhangye-baoxianye-shisiwu"
 QUESTION = "小微企业单户授信额度上限是多少？"
 
 
@@ -131,7 +134,8 @@ def test_replacing_by_doc_id_replaces_every_chunk(kb_settings: Settings, embedde
     assert state["bm25 docs"] == before["bm25 docs"] + 6
     assert not any(i.startswith(f"{RULES_ID}#第七条") for i in vectors_of(state, RULES_ID))
     stores = VectorStores.open(kb_settings)
-    texts = stores.spans.client.get(where={"doc_id": RULES_ID}, include=["documents"])["documents"]
+    texts = [t for col in (stores.sections, stores.spans)
+             for t in col.client.get(where={"doc_id": RULES_ID}, include=["documents"])["documents"]]
     assert any("800万元" in t for t in texts) and not any("1000万元" in t for t in texts)
     answer = ask(kb_settings)
     assert answer.citations[0].doc_id == RULES_ID and "800万元" in answer.citations[0].quote
@@ -176,16 +180,16 @@ def test_adding_the_cited_plans_resolves_the_notices_references(kb_settings: Set
     assert ip_report.title.endswith("(2023-2025年)") and '"十四五"' in green_report.title
     assert ip_report.resolves == (ip,) and green_report.resolves == (green,)
     resolved = refs()
-    assert resolved[ip] == ip_report.doc_id == "ip-plan" and resolved[green] == "green-plan"
+    assert resolved[ip] == ip_report.doc_id == IP_ID and resolved[green] == GREEN_ID
     assert resolved["上海市加强集成创新持续优化营商环境行动方案"] == ""
 
     assert main(["--corpus-dir", str(kb_settings.corpus_dir), "--index-dir", str(kb_settings.index_dir),
                  "docs", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     status = {r["title"]: (r["status"], r["resolved_doc_id"]) for r in listing["references"]}
-    assert status[ip] == ("indexed", "ip-plan") and status[green] == ("indexed", "green-plan")
+    assert status[ip] == ("indexed", IP_ID) and status[green] == ("indexed", GREEN_ID)
     assert status["上海市加强集成创新持续优化营商环境行动方案"] == ("referenced-only", "")
-    assert {d["doc_id"]: d["sections"] for d in listing["documents"]}["ip-plan"] == 4  # preamble + 一、二、三
+    assert {d["doc_id"]: d["sections"] for d in listing["documents"]}[IP_ID] == 4  # preamble + 一、二、三
     assert_consistent(kb_settings)
 
 
@@ -300,7 +304,7 @@ def test_two_adds_at_the_same_time_both_land_consistently(kb_settings: Settings)
     state = assert_consistent(kb_settings)
     assert state["bm25 docs"] == before["bm25 docs"] + 7 + 4
     manifest = state["manifest.toml"]
-    assert f'doc_id = "{RULES_ID}"' in manifest and 'doc_id = "ip-plan"' in manifest
+    assert f'doc_id = "{RULES_ID}"' in manifest and f'doc_id = "{IP_ID}"' in manifest
 
 
 def test_cli_add_ask_remove_with_a_gbk_rules_file(kb_settings: Settings) -> None:

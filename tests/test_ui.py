@@ -230,7 +230,7 @@ def test_law_panel_links_this_laws_articles_and_its_previous_paragraph(laws):
     doc = laws["minfadian"]
     sec = doc.section("第八百二十七条")
     html = ui.panel_html(laws, {"section": sec.id})
-    assert chip_links(html) == [("minfadian#第六百一十九条", "", "第六百一十九条"),
+    assert chip_links(html) == [("minfadian#第六百一十九条", "", "本法第六百一十九条"),
                                 ("minfadian#第八百二十七条", "1", "前款")]
     assert len(chip_links(html)) == len(find_links(doc, sec, laws))
     assert 'title="查看：本条第一款"' in html
@@ -249,9 +249,9 @@ def test_interpretation_links_to_the_civil_code_only_when_it_is_loaded(laws):
     html = ui.panel_html(laws, {"section": sec.id})
     assert ("minfadian#第六十一条", "", "民法典第六十一条") in chip_links(html)
     assert 'title="查看：《中华人民共和国民法典》第六十一条"' in html
-    assert ("danbao-jieshi#第十七条", "", "第十七条") in chip_links(html)
+    assert ("danbao-jieshi#第十七条", "", "本解释第十七条") in chip_links(html)
     alone = ui.panel_html({doc.doc_id: doc}, {"section": sec.id})
-    assert [target for target, _, _ in chip_links(alone)] == ["danbao-jieshi#第十七条"]
+    assert [target for target, _, _ in chip_links(alone)] == ["danbao-jieshi#第十七条", "danbao-jieshi#第七条"]
     assert "民法典第六十一条" in alone
     # The linked article opens in the panel like any chip's section.
     target = ui.panel_html(laws, {"section": "minfadian#第六十一条"})

@@ -1,0 +1,166 @@
+"""Questions that name a document and an article (民法典第六百八十五条, 通知第二条, 保险法第16条) → that article.
+
+Document names may be short or informal: a document is known by its title, its
+title without 中华人民共和国, a compact title without the words every title of its
+kind carries (最高人民法院关于适用《…民法典》有关担保制度的解释 → 民法典担保制度解释, so 担保制度解释
+names it), its 文号 and, for a notice, 通知.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
+from policykb.corpus import normalize_title
+from policykb.parse import Document, Section
+
+LOOKUP_RE = re.compile(
+    rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"
+    rf"(?:\s*第?\s*[（(](?P<item>[{CN_NUM}\d]+)[）)]\s*项?)?")
+# Measures of a notice are numbered 一、二、…, but staff cite them as 第二条 and sometimes as 第二项.
+COMPACT_NOISE = ("最高人民法院关于", "最高人民检察院关于", "关于", "适用", "审理", "若干问题的", "若干问题", "有关",
+                 "案件", "法律问题的", "的")
+GENERIC_NAMES = {"通知": ("通知",), "意见": ("意见",), "办法": ("办法",)}
+DOC_KIND_RE = re.compile(r"(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则|决定)(?:[（(][一二三四五六七八九十]+[）)])?$")
+LAW_NAME_RE = re.compile(r"[\u4e00-\u9fa5]{2,30}(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则)$")
+FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那|那么|)")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a question asks to look up, resolved against the knowledge base.
+
+    `sections` holds the target article of each matching document (several when the
+    question names no document and more than one has that article). `missing` says
+    why nothing was found, e.g. 《中华人民共和国保险法》共一百八十五条.
+    """
+
+    mention: str
+    article: int
+    paragraph: int = 0
+    item: str = ""
+    sections: tuple[Section, ...] = ()
+    missing: str = ""
+
+
+def _compact(title: str) -> str:
+    t = normalize_title(title)
+    for noise in COMPACT_NOISE:
+        t = t.replace(noise, "")
+    return t
+
+
+def document_names(doc: Document) -> list[str]:
+    """Return the names a document is known by, most specific first."""
+    names = [normalize_title(doc.title), _compact(doc.title)]
+    if doc.doc_number:
+        names.append(doc.doc_number)
+        m = re.search(r"〔\d{4}〕(\d+)号", doc.doc_number)
+        if m:
+            names.append(f"{m.group(1)}号文")
+    for suffix, generic in GENERIC_NAMES.items():
+        if doc.title.endswith(suffix):
+            names.extend(generic)
+    return [n for n in dict.fromkeys(normalize_title(n) for n in names) if n]
+
+
+def resolve_document(mention: str, documents: Sequence[Document]) -> list[Document]:
+    """Return the documents a mention names (exact names first, then titles that contain it).
+
+    The mention may carry words before the name (请问民法典 → 民法典); the longest
+    tail that names a document wins.
+    """
+    mention = normalize_title(mention)
+    for start in range(len(mention) - 1):
+        tail = FILLER_RE.sub("", mention[start:]) if start == 0 else mention[start:]
+        if len(tail) < 2:
+            continue
+        exact = [d for d in documents if tail in document_names(d)]
+        if exact:
+            return exact
+        # A part of a title names the document only when it says what kind of document it is
+        # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
+        containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
+                      and tail in _compact(d.title)]
+        if containing:
+            shortest = min(len(_compact(d.title)) for d in containing)
+            return [d for d in containing if len(_compact(d.title)) == shortest]
+    return []
+
+
+SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,80})》|(?:在|根据|按照|依据|依照|按)"
+                      r"([\u4e00-\u9fa5〔〕\d]{2,40}?)(?:里面|里|之中|中|内|的规定|规定)")
+
+
+def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
+    """Return the documents a question restricts itself to: 在民法典里…, 通知中…, 根据《商业银行法》….
+
+    Empty when the question names none, or names one the knowledge base does not hold.
+    """
+    scoped: list[Document] = []
+    for m in SCOPE_RE.finditer(question):
+        for doc in resolve_document(m.group(1) or m.group(2), documents):
+            if doc not in scoped:
+                scoped.append(doc)
+    leading = re.match(r"^([\u4e00-\u9fa5〔〕\d]{2,30}?)(?:里面|里|之中|中)", question)
+    if leading and not scoped:
+        scoped = resolve_document(leading.group(1), documents)
+    return scoped
+
+
+def _article_section(doc: Document, number: int) -> Section | None:
+    """Return article `number` of a law (第X条) or measure `number` of a notice (一、二、…)."""
+    return doc.section(f"第{int_to_cn(number)}条") or doc.section(int_to_cn(number))
+
+
+def _count(doc: Document) -> str:
+    articles = [s for s in doc.sections if s.kind in ("article", "measure")]
+    return f"《{doc.title}》共{int_to_cn(len(articles))}条" if articles else f"《{doc.title}》没有编号的条文"
+
+
+def _number(numeral: str) -> int:
+    return int(numeral) if numeral.isdigit() else cn_to_int(numeral)
+
+
+def find_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
+    """Return the article look-up a question asks for, or None when it names no article."""
+    m = LOOKUP_RE.search(question)
+    if not m:
+        return None
+    article = _number(m.group("article"))
+    paragraph = _number(m.group("paragraph")) if m.group("paragraph") else 0
+    item = f"（{int_to_cn(_number(m.group('item')))}）" if m.group("item") else ""
+    before = re.split(r"[，,。？?！!；;：:\s]", question[: m.start()])[-1]
+    mention = re.sub(r"(?:的|里|中|里面|之中)$", "", before)
+    if re.search(r"本(?:法|条例|规定|解释|办法|细则|编|章|节)$", mention):
+        mention = ""  # 违反本法第三十九条: the article of a law the question does not name
+    named = resolve_document(mention, documents) if mention else []
+    if not named:
+        named = find_scope(question, documents)
+    if mention and not named and LAW_NAME_RE.search(mention):
+        name = LAW_NAME_RE.search(mention).group(0)
+        return Lookup(mention, article, paragraph, item, (), f"知识库中没有《{FILLER_RE.sub('', name)}》")
+    pool: Iterable[Document] = named or documents
+    found = tuple(sec for doc in pool if (sec := _article_section(doc, article)) is not None
+                  and (not item or any(span.item == item for span in sec.spans)))
+    if not found:
+        label = f"第{int_to_cn(article)}条{item}"
+        missing = ("；".join(f"{_count(d)}" + (f"，第{int_to_cn(article)}条没有{item}项" if item and
+                                               _article_section(d, article) else "") for d in named)
+                   if named else f"知识库中没有哪份文件有{label}")
+        return Lookup(mention, article, paragraph, item, (), missing)
+    return Lookup(mention, article, paragraph, item, found)
+
+
+def looked_up_text(section: Section, paragraph: int, item: str) -> str:
+    """Return the verbatim text a look-up quotes: the whole article, one paragraph (款), or one item."""
+    text = section.text
+    if paragraph and paragraph <= section.paragraphs:
+        ends = section.paragraph_starts[1:] + (len(text) + 1,)
+        text = text[section.paragraph_starts[paragraph - 1]:ends[paragraph - 1] - 1]
+    if item:
+        spans = [s for s in section.spans if s.item == item and s.text in text]
+        if spans:
+            text = section.text[spans[0].start:spans[-1].end]
+    return text.strip()

@@ -1,0 +1,88 @@
+"""Article look-ups: a question that names a document and an article finds that article (no index needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policykb.corpus import load_documents
+from policykb.formats import read_any
+from policykb.lookup import find_lookup, looked_up_text, resolve_document
+from policykb.parse import Document, parse_text
+from tests.conftest import CORPUS, NOTICE_ID, ROOT
+
+PACK = ROOT / "packs" / "finance-laws"
+LAWS = {"minfadian": "中华人民共和国民法典.md", "baoxianfa": "保险法.md", "piaojufa": "票据法.md",
+        "minfadian-danbao-zhidu-jieshi": "最高人民法院关于适用《民法典》有关担保制度的解释.md",
+        "shangyeyinhangfa": "商业银行法.md", "guowuyuanling-660": "存款保险条例.md"}
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Document]:
+    laws = [parse_text(read_any(PACK / name), doc_id) for doc_id, name in LAWS.items()]
+    return load_documents(CORPUS) + laws
+
+
+@pytest.mark.parametrize("question, doc_id, section_no, paragraph, item", [
+    ("民法典第六百八十五条是怎么规定的", "minfadian", "第六百八十五条", 0, ""),
+    ("票据法第九十一条", "piaojufa", "第九十一条", 0, ""),
+    ("保险法第16条", "baoxianfa", "第十六条", 0, ""),
+    ("请问担保制度解释第二十五条怎么说？", "minfadian-danbao-zhidu-jieshi", "第二十五条", 0, ""),
+    ("通知第二条", NOTICE_ID, "二", 0, ""),
+    ("24号文第十条", NOTICE_ID, "十", 0, ""),
+    ("第六百八十五条第二款", "minfadian", "第六百八十五条", 2, ""),
+    ("商业银行法第三条（二）", "shangyeyinhangfa", "第三条", 0, "（二）"),
+    ("在《中华人民共和国商业银行法》中，第三十九条", "shangyeyinhangfa", "第三十九条", 0, ""),
+    ("存款保险条例第 5 条第 1 款", "guowuyuanling-660", "第五条", 1, ""),
+])
+def test_a_named_article_is_found(docs: list[Document], question: str, doc_id: str, section_no: str,
+                                  paragraph: int, item: str) -> None:
+    lookup = find_lookup(question, docs)
+    assert lookup is not None and not lookup.missing
+    assert [(s.doc_id, s.section_no) for s in lookup.sections] == [(doc_id, section_no)]
+    assert (lookup.paragraph, lookup.item) == (paragraph, item)
+
+
+@pytest.mark.parametrize("question, missing", [
+    ("保险法第二百条", "《中华人民共和国保险法》共一百八十五条"),
+    ("担保法第十条", "知识库中没有《担保法》"),
+    ("第九千条", "知识库中没有哪份文件有第九千条"),
+])
+def test_a_missing_article_or_document_says_so(docs: list[Document], question: str, missing: str) -> None:
+    lookup = find_lookup(question, docs)
+    assert lookup is not None and lookup.sections == () and lookup.missing == missing
+
+
+def test_questions_without_an_article_are_no_look_ups(docs: list[Document]) -> None:
+    for question in ("续贷有什么要求？", "保证合同怎么成立", "2023年绿色融资余额目标是多少"):
+        assert find_lookup(question, docs) is None
+
+
+def test_an_unnamed_article_in_several_documents_lists_them_all(docs: list[Document]) -> None:
+    lookup = find_lookup("违反本法第三十九条会怎样", docs)
+    assert lookup is not None and len(lookup.sections) >= 3
+    assert all(s.section_no in ("第三十九条", "三十九") for s in lookup.sections)
+    only_items = find_lookup("第三条（十四）", docs)
+    assert [s.doc_id for s in only_items.sections] == ["shangyeyinhangfa"]  # only it has that item
+
+
+def test_documents_are_known_by_short_and_informal_names(docs: list[Document]) -> None:
+    def ids(mention: str) -> list[str]:
+        return [d.doc_id for d in resolve_document(mention, docs)]
+    assert ids("民法典") == ["minfadian"]
+    assert ids("中华人民共和国民法典") == ["minfadian"]
+    assert ids("担保制度解释") == ["minfadian-danbao-zhidu-jieshi"]
+    assert ids("存款保险条例") == ["guowuyuanling-660"]
+    assert ids("沪银保监发〔2023〕24号") == [NOTICE_ID]
+    assert ids("请问保险法") == ["baoxianfa"]
+    assert ids("公司法") == []
+
+
+def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Document]) -> None:
+    civil = next(d for d in docs if d.doc_id == "minfadian").section("第六百八十五条")
+    assert looked_up_text(civil, 0, "") == civil.text
+    assert looked_up_text(civil, 2, "") == "第三人单方以书面形式向债权人作出保证，债权人接收且未提出异议的，保证合同成立。"
+    bank = next(d for d in docs if d.doc_id == "shangyeyinhangfa").section("第三条")
+    assert looked_up_text(bank, 0, "（二）") == "（二）发放短期、中期和长期贷款；"
+    for text in (looked_up_text(civil, 2, ""), looked_up_text(bank, 0, "（二）")):
+        assert text in (civil.text + bank.text)
