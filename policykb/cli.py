@@ -125,6 +125,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     links = find_links(doc, sec, link_map(documents))
     if args.json:
         _print_json({"doc_id": sec.doc_id, "doc_title": doc.title, "doc_number": doc.doc_number,
+                     "document": {k: v for k, v in _doc_row(doc).items() if k not in ("doc_id", "status")},
                      "section_no": sec.section_no, "section_title": sec.title, "chapter": sec.chapter,
                      "path": list(sec.path), "text": sec.text, "cite": format_cite(doc, sec),
                      "paragraphs": [sec.text[a:b].strip() for a, b in
@@ -133,6 +134,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
                      "figures": [{"text": f.text, "period": f.period} for f in sec.figures]})
     else:
         print(format_cite(doc, sec))
+        facts = [doc.doc_number, doc.issuer, doc.date and f"{doc.date} 公布/通过",
+                 doc.effective_date and f"{doc.effective_date} 施行",
+                 doc.status if doc.status != "现行有效" else ""]
+        print(" · ".join(f for f in facts if f) or "（文件未载明文号、发文机关和日期）")
         if sec.chapter:
             print(sec.chapter)
         print(sec.display)

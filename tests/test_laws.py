@@ -167,6 +167,7 @@ def test_articles_know_their_path_paragraphs_and_links(laws_env: dict) -> None:
     interp = json.loads(policykb(laws_env, "show", "第七条", "--doc", "minfadian-danbao-zhidu-jieshi",
                                  "--json").stdout)
     assert interp["path"] == ["一、关于一般规定"]
+    assert (interp["document"]["issuer"], interp["document"]["effective_date"]) == ("最高人民法院", "2021-01-01")
     targets = {link["text"]: link["target"] for link in interp["links"]}
     assert targets["民法典第六十一条"] == "minfadian#第六十一条"
     assert targets["本解释第十七条"] == "minfadian-danbao-zhidu-jieshi#第十七条"
