@@ -34,8 +34,24 @@ run: install
 test: install system-deps
 	$(PY) -m pytest -q
 
-eval: install
+# The big knowledge base of `make eval`: the notice plus packs/finance-laws, built once into
+# eval/artifacts/kb (git-ignored) and rebuilt when the corpus or the pack changes.
+BIGKB   := eval/artifacts/kb
+BIGENV  := POLICYKB_CORPUS_DIR=$(BIGKB)/corpus POLICYKB_INDEX_DIR=$(BIGKB)/index
+
+$(BIGKB)/.built: $(STAMP) $(wildcard corpus/*) $(wildcard packs/finance-laws/*.md)
+	rm -rf $(BIGKB) && mkdir -p $(BIGKB) && cp -r corpus $(BIGKB)/corpus
+	$(BIGENV) $(VENV)/bin/policykb add packs/finance-laws
+	@touch $@
+
+# (a) the notice's sets on the notice alone, (b) the same sets inside notice + finance-laws,
+# (c) the STARD dev half over notice + finance-laws; each with its baselines.
+eval: install $(BIGKB)/.built
 	$(VENV)/bin/policykb eval eval/questions.jsonl
+	$(VENV)/bin/policykb eval eval/heldout.jsonl --out eval/heldout
+	$(BIGENV) $(VENV)/bin/policykb eval eval/questions.jsonl --out eval/big-kb
+	$(BIGENV) $(VENV)/bin/policykb eval eval/heldout.jsonl --out eval/big-kb/heldout
+	$(BIGENV) $(VENV)/bin/policykb eval eval/stard/stard-finance-dev.jsonl --out eval/stard
 
 bench: install
 	$(PY) eval/bench.py

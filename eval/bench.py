@@ -322,9 +322,7 @@ def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> 
     clock = StepClock()
     with patched(embed, "create_embedding", clock.wrap("load the model", embed.create_embedding)), \
          patched(kbmod, "load_index", clock.wrap("load_index (parse, BM25, checks)", kbmod.load_index)), \
-         patched(store.LoadedIndex, "vectors", clock.wrap("open Chroma (with import chromadb)", store.LoadedIndex.vectors)), \
-         patched(kbmod, "tokenize", clock.wrap_first("jieba dictionary load (first tokenize)",
-                                                     "tokenize every section", kbmod.tokenize)):
+         patched(store.LoadedIndex, "vectors", clock.wrap("open Chroma (with import chromadb)", store.LoadedIndex.vectors)):
         start = time.perf_counter()
         kb = kbmod.KnowledgeBase.open(settings, auto_ingest=False)
         open_s = time.perf_counter() - start

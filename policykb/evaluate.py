@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -11,11 +12,16 @@ from policykb.config import MODES, Settings
 from policykb.errors import CorpusError
 from policykb.kb import KnowledgeBase
 
-QUESTION_KEYS = {"question", "expect", "must", "tags", "doc_id"}
+QUESTION_KEYS = {"question", "expect", "must", "tags", "doc_id", "gold", "id", "bank"}
 
 
 def load_questions(path: str | Path) -> list[dict]:
-    """Read a JSON Lines question set and check its schema."""
+    """Read a JSON Lines question set and check its schema.
+
+    Two schemas: the notice sets ({"question", "expect": ["二"], "must", "tags", "doc_id"}) and
+    multi-document gold ({"question", "gold": [{"title", "article"}], "bank"}) as in eval/stard/,
+    whose gold becomes expect entries "title#第X条" resolved against the knowledge base when scored.
+    """
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"question set {path} does not exist")
@@ -27,11 +33,38 @@ def load_questions(path: str | Path) -> list[dict]:
             q = json.loads(line)
         except ValueError as exc:
             raise CorpusError(f"{path}:{n} is not JSON: {exc}") from exc
-        if not isinstance(q, dict) or not {"question", "expect"} <= set(q) or set(q) - QUESTION_KEYS:
-            raise CorpusError(f"{path}:{n} needs keys question, expect (and optionally must, tags, doc_id)")
+        if not isinstance(q, dict) or "question" not in q or not ({"expect", "gold"} & set(q)) \
+                or set(q) - QUESTION_KEYS:
+            raise CorpusError(f"{path}:{n} needs keys question and expect (or gold), and optionally "
+                              "must, tags, doc_id, bank")
+        if "gold" in q:
+            try:
+                q["expect"] = [f"{g['title']}#{g['article']}" for g in q.pop("gold")]
+            except (KeyError, TypeError):
+                raise CorpusError(f"{path}:{n}: each gold entry needs title and article") from None
+            q.setdefault("tags", ["bank"] if q.pop("bank", False) else [])
+        q.pop("id", None)
         q.setdefault("must", [])
         q.setdefault("tags", [])
         out.append(q)
+    return out
+
+
+def expected_ids(kb: KnowledgeBase, q: dict) -> list[str]:
+    """Return the section ids a question expects: "doc#no" or "title#no" as given, else the no in doc_id
+    (or in the first document that has it, the notice for the notice sets)."""
+    from policykb.corpus import normalize_title
+    by_title = {normalize_title(d.title): d.doc_id for d in kb.index.documents}
+    out = []
+    for e in q["expect"]:
+        if "#" in e:
+            key, no = e.rsplit("#", 1)
+            doc_id = key if key in kb.docs else by_title.get(normalize_title(key), key)
+            out.append(f"{doc_id}#{no}")
+        elif q.get("doc_id"):
+            out.append(f"{q['doc_id']}#{e}")
+        else:
+            out.append(next((s.id for d in kb.index.documents for s in d.sections if s.section_no == e), e))
     return out
 
 
@@ -43,15 +76,25 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def _rank_metrics(rows: list[dict]) -> dict[str, float]:
+    """Return hit@1, hit@3, recall@5 (share of gold in the top 5), any@5, MRR and nDCG@10 (binary gain)."""
     scoped = [r for r in rows if r["expect"]]
     if not scoped:
-        return {"hit@1": 0.0, "hit@3": 0.0, "mrr": 0.0}
+        return {"hit@1": 0.0, "hit@3": 0.0, "recall@5": 0.0, "any@5": 0.0, "mrr": 0.0, "ndcg@10": 0.0}
     def first_rank(r: dict) -> int | None:
         return next((i for i, s in enumerate(r["ranked"], start=1) if s in r["expect"]), None)
+    def ndcg(r: dict) -> float:
+        gains = sum(1 / math.log2(i + 1) for i, s in enumerate(r["ranked"][:10], start=1) if s in r["expect"])
+        ideal = sum(1 / math.log2(i + 1) for i in range(1, min(10, len(set(r["expect"]))) + 1))
+        return gains / ideal
     ranks = [first_rank(r) for r in scoped]
-    return {"hit@1": round(sum(1 for k in ranks if k == 1) / len(scoped), 4),
-            "hit@3": round(sum(1 for k in ranks if k and k <= 3) / len(scoped), 4),
-            "mrr": round(sum(1 / k for k in ranks if k) / len(scoped), 4)}
+    n = len(scoped)
+    return {"hit@1": round(sum(1 for k in ranks if k == 1) / n, 4),
+            "hit@3": round(sum(1 for k in ranks if k and k <= 3) / n, 4),
+            "recall@5": round(sum(len(set(r["ranked"][:5]) & set(r["expect"])) / len(set(r["expect"]))
+                                  for r in scoped) / n, 4),
+            "any@5": round(sum(1 for k in ranks if k and k <= 5) / n, 4),
+            "mrr": round(sum(1 / k for k in ranks if k) / n, 4),
+            "ndcg@10": round(sum(ndcg(r) for r in scoped) / n, 4)}
 
 
 def _answer_metrics(rows: list[dict]) -> dict[str, float]:
@@ -94,11 +137,12 @@ def score_mode(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict[str,
         result = kb.search(q["question"], mode=mode, k=10)
         answer = kb.answer(result)  # the same answer as kb.ask: it uses the top three hits only
         latencies.append((time.perf_counter() - t0) * 1000)
-        ranked = [kb.sections[h.section_id].section_no for h in result.hits]
+        ranked = [h.section_id for h in result.hits]
         quotes_ok = [c.quote in kb.sections[f"{c.doc_id}#{c.section_no}"].text for c in answer.citations]
-        rows.append({"question": q["question"], "expect": q["expect"], "must": q["must"], "tags": q["tags"],
-                     "ranked": ranked, "abstained": answer.abstained, "mode": answer.mode,
-                     "answer_top": answer.citations[0].section_no if answer.citations else None,
+        rows.append({"question": q["question"], "expect": expected_ids(kb, q), "must": q["must"],
+                     "tags": q["tags"], "ranked": ranked, "abstained": answer.abstained, "mode": answer.mode,
+                     "answer_top": (f"{answer.citations[0].doc_id}#{answer.citations[0].section_no}"
+                                    if answer.citations else None),
                      "figure_ok": (not answer.abstained) and all(m in answer.answer for m in q["must"]),
                      "quotes_ok": quotes_ok})
     metrics = {**_rank_metrics(rows), **_answer_metrics(rows),
@@ -107,14 +151,15 @@ def score_mode(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict[str,
     return {"metrics": metrics, "by_tag": _by_tag(rows), "rows": rows}
 
 
-def score_ranker(name: str, questions: list[dict], rank: Callable[[str], list[str]]) -> dict[str, Any]:
+def score_ranker(kb: KnowledgeBase, questions: list[dict], rank: Callable[[str], list[str]]) -> dict[str, Any]:
     """Score a baseline that only ranks sections (it cannot abstain or quote)."""
     rows, latencies = [], []
     for q in questions:
         t0 = time.perf_counter()
         ranked = rank(q["question"])
         latencies.append((time.perf_counter() - t0) * 1000)
-        rows.append({"question": q["question"], "expect": q["expect"], "tags": q["tags"], "ranked": ranked})
+        rows.append({"question": q["question"], "expect": expected_ids(kb, q), "tags": q["tags"],
+                     "ranked": ranked})
     metrics = {**_rank_metrics(rows), "latency_p50_ms": round(_percentile(latencies, 50), 2),
                "latency_p95_ms": round(_percentile(latencies, 95), 2)}
     return {"metrics": metrics, "by_tag": _by_tag(rows), "rows": rows}
@@ -125,10 +170,10 @@ def baseline_llamaindex(kb: KnowledgeBase) -> Callable[[str], list[str]]:
     from llama_index.core import Document as LIDocument
     from llama_index.core import VectorStoreIndex
 
-    docs = [LIDocument(text=s.display, metadata={"section_no": s.section_no}) for s in kb.sections.values()]
+    docs = [LIDocument(text=s.display, metadata={"section_id": s.id}) for s in kb.sections.values()]
     index = VectorStoreIndex.from_documents(docs, embed_model=kb.embedder)
     retriever = index.as_retriever(similarity_top_k=10)
-    return lambda q: list(dict.fromkeys(n.node.metadata["section_no"] for n in retriever.retrieve(q)))
+    return lambda q: list(dict.fromkeys(n.node.metadata["section_id"] for n in retriever.retrieve(q)))
 
 
 def baseline_rank_bm25(kb: KnowledgeBase) -> Callable[[str], list[str]]:
@@ -142,7 +187,7 @@ def baseline_rank_bm25(kb: KnowledgeBase) -> Callable[[str], list[str]]:
     def rank(q: str) -> list[str]:
         scores = bm25.get_scores(jieba.lcut(q))
         order = sorted(range(len(secs)), key=lambda i: -scores[i])[:10]
-        return [secs[i].section_no for i in order]
+        return [secs[i].id for i in order]
     return rank
 
 
@@ -162,7 +207,7 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
                           not in r["expect"])) or (r["abstained"] != (not r["expect"]))]
     if baselines and kb.dense_available:
         for name, factory in (("llamaindex_vector", baseline_llamaindex), ("rank_bm25_jieba", baseline_rank_bm25)):
-            scored = score_ranker(name, questions, factory(kb))
+            scored = score_ranker(kb, questions, factory(kb))
             report["baselines"][name] = scored["metrics"]
             report["by_tag"][name] = scored["by_tag"]
     report["failures"] = {m: [{"question": r["question"], "expect": r["expect"], "got": r["ranked"][:3],
@@ -177,7 +222,8 @@ def machine() -> dict[str, str]:
             "cpus": str(os.cpu_count()), "processor": platform.processor() or platform.machine()}
 
 
-COLUMNS = ("hit@1", "hit@3", "mrr", "abstain_precision", "abstain_recall", "false_abstention",
+MAX_LISTED_MISSES = 60
+COLUMNS = ("hit@1", "hit@3", "recall@5", "any@5", "mrr", "ndcg@10", "abstain_precision", "abstain_recall", "false_abstention",
            "figure_accuracy", "citation_validity", "latency_p50_ms", "latency_p95_ms")
 
 
@@ -207,7 +253,9 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> Path:
         tag_lines.append(f"| {name} | " + " | ".join(cells) + " |")
     fail_lines = []
     for mode, rows in report["failures"].items():
-        for r in rows:
+        if len(rows) > MAX_LISTED_MISSES:
+            fail_lines.append(f"- {mode}: {len(rows)} misses; the first {MAX_LISTED_MISSES}:")
+        for r in rows[:MAX_LISTED_MISSES]:
             fail_lines.append(f"- {mode}: {r['question']} — expected {r['expect'] or 'abstain'}, "
                               f"got {r['got']}{' (abstained)' if r['abstained'] else ''}")
     text = "\n".join([

@@ -118,18 +118,13 @@ def free_occurrences(term: str, text: str, terms: Iterable[str]) -> list[int]:
     return [p for p in occurrences(term, text) if not set(range(p, p + len(term))) <= covered]
 
 
-def _word_spans(text: str) -> list[tuple[int, int]]:
-    """Return (start, end) of each word jieba's accurate mode cuts text into."""
-    return word_spans(text)
-
-
 @lru_cache(maxsize=4096)
 def _key_terms(text: str) -> tuple[str, ...]:
     vocab = policy_terms()
     found = list(dict.fromkeys(t for t in tokenize(text) if t in vocab))
     # Search mode also yields the parts of a longer word (信用贷 of 信用贷款, 续贷 of 连续贷):
     # an occurrence inside a longer word is not the term, and a blank there would cut the word.
-    words = [(s, e) for s, e in _word_spans(text) if e - s > 1]
+    words = [(s, e) for s, e in word_spans(text) if e - s > 1]
     kept = [t for t in found
             if any(not any(s <= p and p + len(t) <= e and e - s > len(t) for s, e in words)
                    for p in free_occurrences(t, text, found))]
