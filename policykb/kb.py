@@ -9,12 +9,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from policykb.answer import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Evidence, Templates, compose_answer, coverage, format_cite,
+from policykb.answer import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Citation, Evidence, Templates, compose_answer, coverage, format_cite,
                              make_citation, render_items, select_quote)
 from policykb.config import MODES, Settings
 from policykb.corpus import find_section
 from policykb.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
+from policykb.docinfo import DocumentFact, find_document_question
 from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text
 from policykb.parse import Document, Section
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
@@ -208,7 +209,25 @@ class KnowledgeBase:
         lookup = find_lookup(prepared, documents)
         if lookup is not None:
             return self.lookup_answer(prepared, lookup, notices)
+        fact = find_document_question(prepared, documents)
+        if fact is not None:
+            return self.document_answer(prepared, fact, notices)
         return self.answer(self.search(question, mode=mode, k=5, doc_ids=doc_ids))
+
+    def document_answer(self, question: str, fact: DocumentFact, notices: list[str] | None = None) -> Answer:
+        """Answer a question about a document from its header and history lines, quoted as printed."""
+        doc = fact.doc
+        if not fact.value:
+            text = self.templates.render("docinfo_missing", title=doc.title, label=fact.label)
+            return Answer(question, text, True, "document", (), (), tuple(notices or ()))
+        cite = f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "")
+        citations = tuple(Citation(doc.doc_id, doc.title, doc.doc_number, "", "", line, cite) for line in fact.printed)
+        lines = [self.templates.render("docinfo", title=doc.title, label=fact.label, value=fact.value),
+                 *(f"{n}. {cite}：“{c.quote}”" for n, c in enumerate(citations, start=1))]
+        if not citations:
+            lines.append(self.templates.render("docinfo_registered"))
+        return Answer(question, "\n".join(lines + list(notices or ())), False, "document", citations, (),
+                      tuple(notices or ()))
 
     def lookup_answer(self, question: str, lookup: Lookup, notices: list[str] | None = None) -> Answer:
         """Quote the article a look-up names (its 款 or item when asked), or say it does not exist."""

@@ -77,6 +77,7 @@ class Amendment:
     date: str
     action: str
     text: str
+    printed: str = ""  # the line as the document prints it, e.g. 2013年3月15日 施行
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def parse_history_line(line: str) -> Amendment | None:
     if act is None:  # a bare date line is a signature date, not history
         return None
     action = (act.group(1) or "") + act.group(2).lstrip("起")
-    return Amendment(f"{int(y):04d}-{int(mo):02d}-{int(d):02d}", action, what)
+    printed = m.group(0).rstrip("）)").strip()
+    return Amendment(f"{int(y):04d}-{int(mo):02d}-{int(d):02d}", action, what, printed)
 
 
 def history_metadata(history: list[Amendment]) -> dict[str, str]:

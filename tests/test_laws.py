@@ -305,3 +305,11 @@ def test_a_missing_article_is_a_clear_message_and_doc_flag_scopes(laws_env: dict
     assert scoped["hits"] and {h["doc_id"] for h in scoped["hits"]} == {"shangyeyinhangfa"}
     bad = policykb(laws_env, "search", "保证", "--doc", "no-such-doc", check=False)
     assert bad.returncode != 0 and "no-such-doc" in bad.stderr
+
+
+def test_a_question_about_a_document_is_answered_from_its_history(laws_env: dict) -> None:
+    answer = json.loads(policykb(laws_env, "ask", "存款保险条例什么时候施行的？", "--json").stdout)
+    assert answer["mode"] == "document" and not answer["abstained"]
+    assert "施行日期是 2015-05-01" in answer["answer"]
+    assert [(c["cite"], c["quote"]) for c in answer["citations"]] == [
+        ("《存款保险条例》（国务院令第660号）", "2015年5月1日 施行")]

@@ -86,3 +86,32 @@ def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Do
     assert looked_up_text(bank, 0, "（二）") == "（二）发放短期、中期和长期贷款；"
     for text in (looked_up_text(civil, 2, ""), looked_up_text(bank, 0, "（二）")):
         assert text in (civil.text + bank.text)
+
+
+@pytest.mark.parametrize("question, doc_id, aspect, value, printed", [
+    ("存款保险条例什么时候施行的？", "guowuyuanling-660", "effective_date", "2015-05-01", ("2015年5月1日 施行",)),
+    ("存款保险条例的文号是什么", "guowuyuanling-660", "doc_number", "国务院令第660号",
+     ("2015年2月17日 中华人民共和国国务院令第660号公布",)),
+    ("商业银行法是哪个部门发布的", "shangyeyinhangfa", "issuer", "全国人民代表大会常务委员会",
+     ("1995年5月10日 第八届全国人民代表大会常务委员会第十三次会议通过",)),
+    ("这个通知的文号是什么", NOTICE_ID, "doc_number", "沪银保监发〔2023〕24号", ()),
+    ("保险法修改过几次", "baoxianfa", "history",
+     "1995-06-30 通过；2002-10-28 第一次修正；2009-02-28 修订；2014-08-31 第二次修正；2015-04-24 第三次修正", None),
+    ("票据法现在还有效吗", "piaojufa", "status", "现行有效", ()),
+])
+def test_questions_about_a_document_get_its_metadata_and_printed_lines(
+        docs: list[Document], question: str, doc_id: str, aspect: str, value: str, printed) -> None:
+    from policykb.docinfo import find_document_question
+    fact = find_document_question(question, docs)
+    assert (fact.doc.doc_id, fact.aspect, fact.value) == (doc_id, aspect, value)
+    if printed is not None:
+        assert fact.printed == printed
+    source = {d: (PACK / n).read_text(encoding="utf-8") for d, n in LAWS.items()}
+    for line in fact.printed:
+        assert line in source[doc_id]  # quoted as printed
+
+
+def test_content_questions_naming_a_document_are_not_document_questions(docs: list[Document]) -> None:
+    from policykb.docinfo import find_document_question
+    for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立"):
+        assert find_document_question(question, docs) is None

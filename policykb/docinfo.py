@@ -1,0 +1,88 @@
+"""Questions about a document itself (征信业管理条例什么时候施行的？) → its metadata, with the line that states it.
+
+The answer comes from the document's header and history lines as printed
+(2013年3月15日 施行), or from what the knowledge base records of it (效力状态);
+nothing is said that neither states.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from policykb.lookup import resolve_document
+from policykb.parse import Amendment, Document
+
+DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
+                            r"|《[^《》]{2,80}》")
+# What is asked, most specific first; a question is about a document only when it asks one of these.
+ASPECTS = (
+    ("doc_number", re.compile(r"文号|令号|几号令|第几号|发文字号")),
+    ("issuer", re.compile(r"发文机关|制定机关|哪个(?:部门|机关|单位)|谁(?:发布|制定|颁布|通过|发的)|由谁")),
+    ("history", re.compile(r"修订|修正|修改|沿革|历史|版本|改过")),
+    ("status", re.compile(r"有效|现行|废止|失效|还适用|还能用|被替代|效力")),
+    ("effective_date", re.compile(r"施行|生效|实施|起效|什么时候(?:开始)?(?:用|执行)")),
+    ("date", re.compile(r"公布|发布|颁布|出台|通过|印发|什么时候(?:出|发)")),
+)
+FILLER_RE = re.compile(r"什么时候|什么时间|哪一?天|哪一?年|何时|什么|多少|几次|几号|是否|是不是|请问|这份|这个|该|现在|目前|"
+                       r"开始|已经|还|是|的|吗|呢|了|过|被|由|哪个|有没有|[？?！!。，,\s]")
+MAX_OTHER_CHARS = 3
+LABELS = {"doc_number": "文号", "issuer": "发文机关", "date": "公布日期", "effective_date": "施行日期",
+          "status": "效力状态", "history": "制定和修改沿革"}
+
+
+@dataclass(frozen=True)
+class DocumentFact:
+    """One answer about a document: what was asked, the value, and the lines of the document that state it."""
+
+    doc: Document
+    aspect: str
+    value: str
+    printed: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Return the Chinese name of the aspect, e.g. 施行日期."""
+        return LABELS[self.aspect]
+
+
+def _lines(doc: Document, actions: tuple[str, ...]) -> tuple[Amendment, ...]:
+    return tuple(a for a in doc.amendments if any(a.action.endswith(x) for x in actions))
+
+
+def find_document_question(question: str, documents: Sequence[Document]) -> DocumentFact | None:
+    """Return the fact a question asks about a named document, or None when it asks no such thing."""
+    aspect, asked = next(((name, m) for name, rx in ASPECTS if (m := rx.search(question))), (None, None))
+    if aspect is None:
+        return None
+    doc, named = None, None
+    for m in DOC_MENTION_RE.finditer(question):
+        found = resolve_document(m.group(0).strip("《》"), documents)
+        if len(found) == 1:
+            doc, named = found[0], m
+            break
+    if doc is None:
+        return None
+    # 民法典规定的保证合同什么时候生效 asks about a contract, not about the 民法典: a question about the
+    # document says little besides the document's name and the fact asked for.
+    rest = question[:named.start()] + question[named.end():]
+    rest = FILLER_RE.sub("", rest.replace(asked.group(0), "", 1))
+    if len(re.findall(r"[\u4e00-\u9fa5A-Za-z]", rest)) > MAX_OTHER_CHARS:
+        return None
+    if aspect == "doc_number":
+        return DocumentFact(doc, aspect, doc.doc_number, tuple(
+            a.printed for a in doc.amendments if doc.doc_number and doc.doc_number in a.text))
+    if aspect == "issuer":
+        lines = tuple(a.printed for a in doc.amendments if doc.issuer and doc.issuer in a.text)
+        return DocumentFact(doc, aspect, doc.issuer, lines[:1])
+    if aspect == "effective_date":
+        lines = _lines(doc, ("施行",))
+        return DocumentFact(doc, aspect, doc.effective_date, tuple(a.printed for a in lines))
+    if aspect == "date":
+        lines = _lines(doc, ("公布", "发布")) or _lines(doc, ("通过",))[:1]
+        return DocumentFact(doc, aspect, doc.date, tuple(a.printed for a in lines))
+    if aspect == "history":
+        value = "；".join(f"{a.date} {a.action}" for a in doc.amendments)
+        return DocumentFact(doc, aspect, value, tuple(a.printed for a in doc.amendments))
+    status = doc.status + (f"（由 {doc.superseded_by} 替代）" if doc.superseded_by else "")
+    return DocumentFact(doc, aspect, status)
