@@ -383,7 +383,7 @@ def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) 
     omp = _openmp() if threads else None
     clock = StepClock()
     stores = kb.index.vectors()
-    chroma = clock.wrap(lambda vec, k, spans=False: f"Chroma query, {'spans' if spans else 'sections'} "
+    chroma = clock.wrap(lambda vec, k, spans=False, **_: f"Chroma query, {'spans' if spans else 'sections'} "
                         f"(k={k})", stores.query)
     per_step: dict[str, list[float]] = defaultdict(list)
     totals = []

@@ -299,10 +299,6 @@ class BatchReport:
     dry_run: bool = False
 
 
-def _version_key(doc: Document) -> str:
-    return doc.version_date
-
-
 def _unique_id(base: str, doc: Document, taken: set[str]) -> str:
     """Return base, or base-YEAR (then base-YEAR-2…) when another version holds base."""
     if base not in taken:
@@ -417,11 +413,12 @@ def _place(settings: Settings, toml: Any, entries: list[dict], current: dict[str
         key = normalize_title(doc.title)
         versions = [d for d in current.values() if normalize_title(d.title) == key]
         other = [d for d in versions if d.version_date and doc.version_date and d.version_date != doc.version_date]
-        if other:  # another version of the same document: both stay, the older one is marked
+        replacing = any(d.doc_id == doc.doc_id and d.version_date == doc.version_date for d in versions)
+        if other and not replacing:  # another version of the same document: both stay, the older one is marked
             new_id = _unique_id(doc.doc_id, doc, set(current))
             if new_id != doc.doc_id:
                 doc = dataclasses.replace(doc, doc_id=new_id, source=f"{new_id}{path.suffix.lower()}")
-            newest = max(other, key=_version_key)
+            newest = max(other, key=lambda d: d.version_date)
             if not keep_both and not meta.get("status"):
                 if newest.version_date < doc.version_date:
                     supersedes = ", ".join(o.doc_id for o in other)

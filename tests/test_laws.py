@@ -249,6 +249,13 @@ def test_a_later_version_supersedes_the_older_one(tmp_path: Path, keep_both: boo
     else:
         assert (older["validity"], older["superseded_by"]) == ("已被替代", "guowuyuanling-285-2000")
         assert "已替代 supersedes：guowuyuanling-285" in second.stdout
+        # A corrected copy of the older version replaces it under its id and stays superseded.
+        fixed = tmp_path / "old" / "实名制规定-更正.md"
+        fixed.write_text(old.read_text(encoding="utf-8").replace("第一条 为", "第一条 为了", 1), encoding="utf-8")
+        third = json.loads(policykb(env, "add", str(fixed), "--json").stdout)["documents"][0]
+        assert (third["doc_id"], third["replaced"]) == ("guowuyuanling-285", True)
+        again = {d["doc_id"]: d for d in json.loads(policykb(env, "docs", "--json").stdout)["documents"]}
+        assert set(again) == set(docs) and again["guowuyuanling-285"]["validity"] == "已被替代"
         answer = json.loads(policykb(env, "ask", "个人存款账户实名制规定的适用范围是什么", "--json").stdout)
         if answer["citations"] and answer["citations"][0]["doc_id"] == "guowuyuanling-285":
             assert any("已被替代" in n for n in answer["notices"])
