@@ -65,11 +65,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = ingest(settings, rebuild=args.rebuild, progress=_progress)
     if not report.changed:
         print(f"索引已是最新 index up to date: {len(report.unchanged)} 份文件, {report.sections} 节, "
-              f"{report.spans} 句 ({report.seconds:.2f} s)")
+              f"{report.spans} 个子段向量 ({report.seconds:.2f} s)")
     else:
         print(f"索引已更新 index updated in {report.seconds:.1f} s: 新增 added {list(report.added)}, "
               f"更新 updated {list(report.updated)}, 删除 removed {list(report.removed)}, "
-              f"未变 unchanged {len(report.unchanged)}; {report.sections} 节 sections, {report.spans} 句 spans")
+              f"未变 unchanged {len(report.unchanged)}; {report.sections} 节 sections, {report.spans} 个子段向量 sub-unit vectors")
     return 0
 
 
@@ -236,7 +236,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.manage import remove_document
     report = remove_document(settings, args.doc_id, progress=_progress)
     print(f"已删除 removed {report.doc_id}《{report.title}》：{report.sections} 节 sections 及其向量和关键词索引；"
-          f"索引现有 {report.ingest.sections} 节、{report.ingest.spans} 句")
+          f"索引现有 {report.ingest.sections} 节、{report.ingest.spans} 个子段向量")
     return 0
 
 
