@@ -205,14 +205,15 @@ class KnowledgeBase:
         the answer is that article, marked mode "lookup".
         """
         prepared, notices = self._prepare(question)
-        documents = [self.docs[d] for d in self.scope(prepared, doc_ids)] or self.index.documents
+        scope = self.scope(prepared, doc_ids)
+        documents = [self.docs[d] for d in scope] or self.index.documents
         lookup = find_lookup(prepared, documents)
         if lookup is not None:
             return self.lookup_answer(prepared, lookup, notices)
         fact = find_document_question(prepared, documents)
         if fact is not None:
             return self.document_answer(prepared, fact, notices)
-        return self.answer(self.search(question, mode=mode, k=5, doc_ids=doc_ids))
+        return self.answer(self.search(question, mode=mode, k=5, doc_ids=scope))
 
     def document_answer(self, question: str, fact: DocumentFact, notices: list[str] | None = None) -> Answer:
         """Answer a question about a document from its header and history lines, quoted as printed."""

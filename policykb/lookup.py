@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
@@ -44,6 +45,7 @@ class Lookup:
     missing: str = ""
 
 
+@lru_cache(maxsize=4096)
 def _compact(title: str) -> str:
     t = normalize_title(title)
     for noise in COMPACT_NOISE:
@@ -51,18 +53,24 @@ def _compact(title: str) -> str:
     return t
 
 
-def document_names(doc: Document) -> list[str]:
+def document_names(doc: Document) -> tuple[str, ...]:
     """Return the names a document is known by, most specific first."""
-    names = [normalize_title(doc.title), _compact(doc.title)]
-    if doc.doc_number:
-        names.append(doc.doc_number)
-        m = re.search(r"〔\d{4}〕(\d+)号", doc.doc_number)
+    return _names(doc.title, doc.doc_number)
+
+
+@lru_cache(maxsize=4096)
+def _names(title: str, doc_number: str) -> tuple[str, ...]:
+    # Cached: every search checks the question against every document's names.
+    names = [normalize_title(title), _compact(title)]
+    if doc_number:
+        names.append(doc_number)
+        m = re.search(r"〔\d{4}〕(\d+)号", doc_number)
         if m:
             names.append(f"{m.group(1)}号文")
     for suffix, generic in GENERIC_NAMES.items():
-        if doc.title.endswith(suffix):
+        if title.endswith(suffix):
             names.extend(generic)
-    return [n for n in dict.fromkeys(normalize_title(n) for n in names) if n]
+    return tuple(n for n in dict.fromkeys(normalize_title(n) for n in names) if n)
 
 
 def resolve_document(mention: str, documents: Sequence[Document]) -> list[Document]:
