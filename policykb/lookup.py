@@ -22,7 +22,7 @@ LOOKUP_RE = re.compile(
 # Measures of a notice are numbered 一、二、…, but staff cite them as 第二条 and sometimes as 第二项.
 COMPACT_NOISE = ("最高人民法院关于", "最高人民检察院关于", "关于", "适用", "审理", "若干问题的", "若干问题", "有关",
                  "案件", "法律问题的", "的")
-GENERIC_NAMES = {"通知": ("通知",), "意见": ("意见",), "办法": ("办法",)}
+GENERIC_NAMES = ("通知", "意见", "办法")  # a document of this kind answers to the bare word
 DOC_KIND_RE = re.compile(r"(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则|决定)(?:[（(][一二三四五六七八九十]+[）)])?$")
 LAW_NAME_RE = re.compile(r"[\u4e00-\u9fa5]{2,30}(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则)$")
 FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那|那么|)")
@@ -67,9 +67,7 @@ def _names(title: str, doc_number: str) -> tuple[str, ...]:
         m = re.search(r"〔\d{4}〕(\d+)号", doc_number)
         if m:
             names.append(f"{m.group(1)}号文")
-    for suffix, generic in GENERIC_NAMES.items():
-        if title.endswith(suffix):
-            names.extend(generic)
+    names.extend(kind for kind in GENERIC_NAMES if title.endswith(kind))
     return tuple(n for n in dict.fromkeys(normalize_title(n) for n in names) if n)
 
 
@@ -146,8 +144,9 @@ def find_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
     named = resolve_document(mention, documents) if mention else []
     if not named:
         named = find_scope(question, documents)
-    if mention and not named and LAW_NAME_RE.search(mention):
-        name = LAW_NAME_RE.search(mention).group(0)
+    law = LAW_NAME_RE.search(mention) if mention and not named else None
+    if law:
+        name = law.group(0)
         return Lookup(mention, article, paragraph, item, (), f"知识库中没有《{FILLER_RE.sub('', name)}》")
     pool: Iterable[Document] = named or documents
     found = tuple(sec for doc in pool if (sec := _article_section(doc, article)) is not None

@@ -26,7 +26,7 @@ from policykb.errors import (CorpusError, DocumentError, DuplicateDocumentError,
                              NotFoundError, PolicyKBError)
 from policykb.formats import read_any
 from policykb.docid import derive_doc_id
-from policykb.formats import SUPPORTED_SUFFIXES
+from policykb.formats import SUPPORTED_HINT, SUPPORTED_SUFFIXES
 from policykb.parse import Document, is_doc_number, parse_text, sniff_metadata
 from policykb.store import IngestReport, ingest, index_lock, read_index_manifest
 
@@ -342,7 +342,7 @@ def add_documents(settings: Settings, paths: list[Path], doc_id: str | None = No
     """
     files, skipped = collect_files(paths)
     if not files:
-        raise DocumentError(f"{', '.join(map(str, paths))} 中没有可收录的文件（{SUPPORTED_HINT_ADD}）")
+        raise DocumentError(f"{', '.join(map(str, paths))} 中没有可收录的文件（{SUPPORTED_HINT}）")
     single = {"doc_id": doc_id, "title": meta.get("title"), "doc_number": meta.get("doc_number")}
     given = [k for k, v in single.items() if v]
     if len(files) > 1 and given:
@@ -391,9 +391,6 @@ def add_documents(settings: Settings, paths: list[Path], doc_id: str | None = No
                            and any(c.startswith(f"{doc.doc_id}#") for c in r.cited_by))
         added.append(_report(doc, values, replaced, supersedes, (resolves, unresolved), report))
     return BatchReport(tuple(added), tuple(failed), tuple(skipped), report)
-
-
-SUPPORTED_HINT_ADD = "支持 " + " ".join(SUPPORTED_SUFFIXES)
 
 
 def _place(settings: Settings, toml: Any, entries: list[dict], current: dict[str, Document],
