@@ -8,6 +8,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import gradio as gr
 
+from policykb import ui_page
 from policykb import ui_render as render
 from policykb.answer import format_cite
 from policykb.config import MODES, Settings
@@ -178,11 +179,14 @@ def auth_pair(auth: str) -> tuple[str, str] | None:
 
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Return the Blocks.launch() arguments: loopback by default, no share link, nothing external."""
+    from starlette.middleware import Middleware
     return {"server_name": settings.host, "server_port": settings.port, "auth": auth_pair(settings.auth),
             "auth_message": "请使用行内分配的账号登录政策知识库。", "share": False, "inbrowser": False,
             "theme": theme(), "css": CSS, "footer_links": ["api"], "run_history": False, "ssr_mode": False,
             "pwa": False, "mcp_server": False, "enable_monitoring": False, "show_error": False,
-            "quiet": True}
+            "quiet": True, "favicon_path": str(ui_page.FAVICON),
+            # Title and link-preview tags rewritten in the served HTML (see ui_page).
+            "app_kwargs": {"middleware": [Middleware(ui_page.PageHeadMiddleware)]}}
 
 
 def error_message(exc: PolicyKBError) -> str:
@@ -345,7 +349,7 @@ def build_app(kb: KnowledgeBase, settings: Settings,
         except PolicyKBError as exc:
             raise gr.Error(error_message(exc)) from None
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    with gr.Blocks(title=ui_page.PRODUCT, analytics_enabled=False) as app:
         with gr.Sidebar(label="条款全文", open=False, position="right", width=480,
                         elem_id="pk-sidebar") as sidebar:
             gr.HTML("<h3>条款全文</h3>")

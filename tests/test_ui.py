@@ -5,13 +5,14 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import gradio as gr
 import httpx
 import pytest
 from gradio_client import Client
 
-from policykb import ui, ui_render
+from policykb import ui, ui_page, ui_render
 from policykb.answer import format_cite
 from policykb.cli import _settings, build_parser
 from policykb.config import load_settings
@@ -414,3 +415,20 @@ def test_serve_subcommand_maps_host_and_port():
     settings = _settings(args)
     assert (settings.host, settings.port) == ("0.0.0.0", 8123)
     assert args.func.__name__ == "cmd_serve"
+
+
+def test_served_page_names_the_product_and_points_nowhere_outside(server):
+    html = httpx.get(server).text
+    head = html[:html.index("</head>")]
+    assert re.findall(r"<title>(.*?)</title>", html) == [ui_page.PRODUCT]
+    tags = dict(re.findall(r'<meta\s+(?:property|name)="((?:og|twitter):[^"]*)"\s+content="([^"]*)"', head))
+    assert tags["og:title"] == tags["twitter:title"] == ui_page.PRODUCT
+    assert tags["og:description"] == tags["twitter:description"] == ui_page.DESCRIPTION
+    assert len(re.findall(r'property="og:title"', head)) == 1  # Gradio's own tags are gone, not shadowed
+    contents = re.findall(r'<meta\b[^>]*\bcontent="([^"]*)"', head)
+    assert not [c for c in contents if "Gradio" in c or "Click to try" in c]
+    for name in ("og:image", "twitter:image"):
+        assert httpx.get(server + tags[name]).headers["content-type"] == "image/svg+xml"
+    hosts = {urlsplit(u).hostname for u in re.findall(r'(?:https?:)?//[\w.-]+(?::\d+)?', html)}
+    assert hosts <= {"127.0.0.1", "localhost"}, hosts
+    assert 'lang="zh-CN"' in head
