@@ -1,0 +1,409 @@
+"""Follow-up questions without a language model: a message is resolved against the previous turn.
+
+A message in one of a few follow-up forms is rewritten into a self-contained
+question; anything else starts afresh and inherits nothing:
+
+    那绿色金融呢？            elliptical   the previous question with its topic replaced
+    第十七条呢？ / 下一条呢    article      the previous turn's document, that article
+    这个条例什么时候施行的？   document     the previous turn's document by name
+    如果保证人不履行会怎样？   conditional  the previous topic and scope kept
+    And what about green finance?  english  like 那…呢, in English
+
+Only a scope the user chose (在民法典里…, 通知中…, --doc) is carried into an
+elliptical or conditional follow-up; a document is named for the user only when
+the message points at one (第X条呢, 该法…). A message that names its own document
+or asks a complete question of its own is never scoped by the old turn.
+
+The conversation state is a small JSON-serialisable dict (the app keeps it in
+a gradio State): what the previous turn was about, and the citations so far.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+from policykb.answer import Answer
+from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
+from policykb.docinfo import DOC_MENTION_RE
+from policykb.lookup import LOOKUP_RE, SCOPE_RE, document_names, find_lookup, resolve_document
+from policykb.memo import unique_citations
+from policykb.parse import Document
+from policykb.tokenize import segment, tokenize
+
+KINDS = ("fresh", "elliptical", "article", "document", "conditional", "english")
+
+# Words that frame a question rather than name its topic: 普惠贷款|的目标是多少 → the topic is 普惠贷款.
+FRAME_WORDS = frozenset("""
+的 了 吗 呢 吧 是 有 在 对 和 与 及 或 中 里 上 要 会 能 可 被 由 向 从 把 给 让 该 其 之 以 为 就 都 也 还 又
+什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 哪 多少 几 是否 能否 可否 有没有 是不是 能不能 可不可以 会不会 要不要
+什么样 为什么 为何 何时 多久 多长 多大 多高 什么时候 哪一年 哪天 请问 一下 具体 主要 总体 分别 各 各自
+目标 余额 增速 增长 突破 达到 力争 实现 规模 金额 比例 额度 期限 时限 截止 年末 年底 以上 以下 累计 投放
+要求 规定 规则 条件 内容 措施 政策 支持 做法 安排 办法 原则 情形 情况 后果 程序 手续 方式 范围 标准
+应当 应该 需要 必须 可以 不得 禁止 允许 承担 负责 适用 包括 办理 处理 处罚 罚款 生效 成立 无效 失效 终止
+说 讲 提到 提出 怎么说 规定了 说了 有关 相关 关于 方面 问题 知识库 文件 条款 条文
+""".split())
+EN_FRAME_WORDS = frozenset("""
+a an the of to in on for and or is are was were be been what which who whom how when where why does do did
+about with by at as that this these those there any it its me my we our you your tell say says said notice
+please can could should would will must may might much many target targets goal goals requirement
+requirements rule rules policy policies measure measures figure figures amount amounts balance growth percent
+deadline year years end by rate share level levels set apply applies applied provide provides law laws
+""".split())
+PREDICATE_RE = re.compile(r"什么|多少|怎么|怎样|如何|哪|是否|吗|几[年月日天个次条]?|能否|可否|有没有|会不会|要不要|谁|"
+                          r"规定|要求|可以|应当|能不能|是不是")
+ELLIPSIS_RE = re.compile(r"^(?:那么|那|还有|另外|再问)?[，,\s]*(?P<x>.+?)[，,\s]*(?:呢|又如何|怎么样|如何)[？?。!！\s]*$"
+                         r"|^(?:那么|那)[，,\s]*(?P<y>.+?)[？?。!！\s]*$")
+EN_ELLIPSIS_RE = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?？.!\s]*$"
+                            r"|^and\s+(?:about|for|on|regarding)?\s*(?P<y>.+?)[?？.!\s]*$", re.I)
+ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*(?:(?P<step>下一条|上一条|前一条|后一条)|"
+                               rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条)?(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"
+                               rf"(?P<rest>.*)$")
+# 这个条例, 该法, 本通知, 它 (but not 应该, 因此法院, 成本法).
+ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
+                        r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
+                        r"|(?<![其])它(?=[的什么是有对规哪何]|$)")
+CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
+EN_CONDITIONAL_RE = re.compile(r"^(?:and\s+|so\s+)?(?:what\s+)?if\s+(?P<cond>.+)$", re.I)
+NOUN_KINDS = {"法律": ("法", "法典"), "法典": ("法典",), "法": ("法", "法典"), "条例": ("条例",), "规定": ("规定",),
+              "解释": ("解释",), "司法解释": ("解释", "规定"), "通知": ("通知",), "办法": ("办法",), "意见": ("意见",)}
+EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
+CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+MAX_ELLIPSIS_CHARS = 24
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a message is taken to mean: the self-contained question that runs, and its scope."""
+
+    question: str
+    doc_ids: tuple[str, ...] = ()
+    understood: str = ""
+    kind: str = "fresh"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange: the answer and how the message was understood."""
+
+    message: str
+    answer: Answer
+    resolved: Resolved
+
+    def to_dict(self) -> dict:
+        """Return the object of `policykb chat --json`: the `ask --json` object plus how it was understood."""
+        return {**self.answer.to_dict(), "question": self.message, "resolved_question": self.resolved.question,
+                "understood": self.resolved.understood, "kind": self.resolved.kind,
+                "scope": list(self.resolved.doc_ids)}
+
+
+def new_state() -> dict:
+    """Return the state of a conversation that has not started."""
+    return {"question": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "articles": [], "citations": []}
+
+
+# --- reading the previous turn -------------------------------------------------------------------
+
+def _names_document(text: str, documents: Sequence[Document]) -> list[Document]:
+    """Return the documents a message names by name, 《title》, 文号 or 在…里 (not by 这个/该…)."""
+    found: list[Document] = []
+    for m in list(SCOPE_RE.finditer(text)) + list(DOC_MENTION_RE.finditer(text)):
+        mention = m.group(0).strip("《》")
+        if ANAPHOR_RE.fullmatch(mention) or re.match(r"^(?:这个|这部|这份|该|本|此|上述)", mention):
+            continue
+        for doc in resolve_document(m.group(1) or m.group(2) if m.re is SCOPE_RE else mention, documents):
+            if doc not in found:
+                found.append(doc)
+    return found
+
+
+def _mention_spans(text: str, documents: Sequence[Document]) -> list[tuple[int, int]]:
+    """Return the spans of a question that name documents (kept out of its topic)."""
+    spans = [m.span() for m in SCOPE_RE.finditer(text) if resolve_document(m.group(1) or m.group(2), documents)]
+    spans += [m.span() for m in DOC_MENTION_RE.finditer(text) if resolve_document(m.group(0).strip("《》"), documents)]
+    spans += [m.span() for m in LOOKUP_RE.finditer(text)]
+    return spans
+
+
+def find_topic(question: str, documents: Sequence[Document] = ()) -> tuple[int, int]:
+    """Return the (start, end) of a question's topic: its first run of words that do not frame it.
+
+    普惠贷款的目标是多少 → 普惠贷款; What is the target for inclusive loans? → inclusive loans.
+    (0, 0) when every word frames the question (保险法第十六条).
+    """
+    masked = list(question)
+    for start, end in _mention_spans(question, documents):
+        masked[start:end] = " " * (end - start)
+    text = "".join(masked)
+    if not CJK_RE.search(question):
+        words = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z][A-Za-z\-']*", text)]
+        run: list[tuple[int, int]] = []
+        for start, end in words:
+            if text[start:end].lower() in EN_FRAME_WORDS:
+                if run:
+                    break
+                continue
+            if run and text[run[-1][1]:start].strip():
+                break
+            run.append((start, end))
+        return (run[0][0], run[-1][1]) if run else (0, 0)
+    pos, begin, last = 0, -1, -1
+    for word in segment(text):
+        start, pos = pos, pos + len(word)
+        topical = (CJK_RE.search(word) or re.fullmatch(r"[A-Za-z]+", word)) and word not in FRAME_WORDS
+        if topical:
+            begin = start if begin < 0 else begin
+            last = pos
+        elif begin >= 0:
+            break
+    return (begin, last) if begin >= 0 else (0, 0)
+
+
+def _topic(question: str, documents: Sequence[Document]) -> str:
+    start, end = find_topic(question, documents)
+    return question[start:end]
+
+
+def short_name(doc: Document, documents: Sequence[Document]) -> str:
+    """Return the shortest name that a question can carry for this document alone (保险法, 《…通知》).
+
+    The name must read as a document name in any question (look-up, scope or 施行日期),
+    so a bare 通知 gives way to the title in 《》.
+    """
+    for name in sorted(document_names(doc), key=len):
+        if len(name) >= 3 and _names_document(name, documents) == [doc]:
+            return name
+    return f"《{doc.title}》"
+
+
+def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> list[Document]:
+    """Return the documents the previous turn was about, most specific first, of a kind when asked (该条例)."""
+    ids = [a["doc_id"] for a in state.get("articles", [])] + list(state.get("doc_ids", [])) + list(state.get("docs", []))
+    docs = [kb.docs[d] for d in dict.fromkeys(ids) if d in kb.docs]
+    if nouns:
+        docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
+    return docs
+
+
+def _language(text: str) -> str:
+    return "zh" if CJK_RE.search(text) else "en"
+
+
+# --- the resolver --------------------------------------------------------------------------------
+
+def resolve(message: str, state: dict, kb: Any) -> Resolved:
+    """Resolve a message against the previous turn into the self-contained question to run.
+
+    Args:
+        state: the conversation state (`new_state()` before the first turn).
+        kb: the KnowledgeBase (its documents name the scopes; nothing is searched).
+    """
+    message = " ".join(str(message).split())
+    fresh = Resolved(message)
+    if not state or not state.get("question") or not message:
+        return fresh
+    documents = kb.index.documents
+    named = _names_document(message, documents)
+    anaphor = ANAPHOR_RE.search(message)
+    if anaphor and not named:
+        return _resolve_anaphor(message, anaphor, state, kb) or fresh
+    if named:
+        return _resolve_named_ellipsis(message, named, state, kb) or fresh
+    article = _resolve_article(message, state, kb)
+    if article is not None:
+        return article
+    for resolver in (_resolve_conditional, _resolve_ellipsis):
+        resolved = resolver(message, state, kb)
+        if resolved is not None:
+            return resolved
+    return fresh
+
+
+def _understood(question: str, doc_ids: Sequence[str], kb: Any) -> str:
+    where = "、".join(f"《{kb.docs[d].title}》" for d in doc_ids)
+    return question + (f"（范围：{where}）" if where and not _names_document(question, kb.index.documents) else "")
+
+
+def _rewritten(question: str, doc_ids: Sequence[str], kind: str, kb: Any) -> Resolved:
+    return Resolved(question, tuple(doc_ids), _understood(question, doc_ids, kb), kind)
+
+
+def _resolve_anaphor(message: str, anaphor: re.Match, state: dict, kb: Any) -> Resolved | None:
+    """这个条例什么时候施行的 → 征信业管理条例什么时候施行的, scoped to it."""
+    nouns = NOUN_KINDS.get(anaphor.group("noun") or "", ())
+    docs = _previous_documents(state, kb, nouns) or _previous_documents(state, kb)
+    if not docs:
+        return None
+    doc = docs[0]
+    question = message[:anaphor.start()] + short_name(doc, kb.index.documents) + message[anaphor.end():]
+    kind = "article" if _bare_article(message) else "document"
+    return _rewritten(question, [doc.doc_id], kind, kb)
+
+
+def _bare_article(message: str) -> bool:
+    return bool(LOOKUP_RE.search(message))
+
+
+def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
+    """第十七条呢 / 下一条呢 / 第二款呢 → the article of the previous turn's document."""
+    m = ARTICLE_FOLLOW_RE.match(message)
+    if not m or not (m.group("step") or m.group("article") or m.group("paragraph")):
+        return None
+    rest = m.group("rest")
+    if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|说了|内容|原文|全文", "", rest)):
+        return None  # 第三条和第五条有什么区别: more than an article reference
+    previous = state.get("articles", [])
+    docs = _previous_documents(state, kb)
+    if not docs:
+        return None
+    doc = docs[0]
+    last = next((a for a in previous if a["doc_id"] == doc.doc_id), None)
+    if m.group("article"):
+        number = int(m.group("article")) if m.group("article").isdigit() else cn_to_int(m.group("article"))
+    elif last is None or not last.get("article"):
+        return None
+    elif m.group("step"):
+        number = last["article"] + (1 if m.group("step") in ("下一条", "后一条") else -1)
+    else:
+        number = last["article"]
+    paragraph = m.group("paragraph")
+    question = f"{short_name(doc, kb.index.documents)}第{int_to_cn(number)}条" + (
+        f"第{int_to_cn(int(paragraph) if paragraph.isdigit() else cn_to_int(paragraph))}款" if paragraph else "")
+    return _rewritten(question, [doc.doc_id], "article", kb)
+
+
+def _strip_trailing(text: str) -> str:
+    return re.sub(r"[？?。.!！\s]+$", "", text)
+
+
+def _replace_topic(previous: str, new_topic: str, kb: Any) -> str | None:
+    start, end = find_topic(previous, kb.index.documents)
+    if start == end:
+        return None
+    return previous[:start] + new_topic + previous[end:]
+
+
+def _ellipsis_topic(message: str) -> tuple[str, str] | None:
+    """Return (new topic, language) of 那X呢 / What about X?, or None when the message is not one."""
+    en = EN_ELLIPSIS_RE.match(message)
+    if en:
+        x = _strip_trailing(en.group("x") or en.group("y") or "")
+        if x and len(x.split()) <= 6 and not (en.group("y") and EN_PREDICATE_RE.search(x)):
+            return x, "en"
+        return None
+    zh = ELLIPSIS_RE.match(message)
+    if not zh:
+        return None
+    x = _strip_trailing(zh.group("x") or zh.group("y") or "")
+    if not x or len(x) > MAX_ELLIPSIS_CHARS or PREDICATE_RE.search(x):
+        return None  # 那保证人要承担什么责任呢 is a question of its own
+    return x, "zh"
+
+
+def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
+    """那绿色金融呢 / What about green finance? → the previous question with its topic replaced."""
+    found = _ellipsis_topic(message)
+    if found is None:
+        return None
+    topic, lang = found
+    question = _replace_topic(state["question"], topic, kb)
+    if question is None:
+        return None
+    kind = "english" if lang == "en" else "elliptical"
+    return _rewritten(question, state.get("doc_ids", []), kind, kb)
+
+
+def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb: Any) -> Resolved | None:
+    """那商业银行法呢 after 征信业管理条例什么时候施行的 → 商业银行法什么时候施行的, scoped to it.
+
+    Only a message that says no more than a document's name is a follow-up; any other message
+    that names a document is a question of its own.
+    """
+    found = _ellipsis_topic(message)
+    if found is None:
+        return None
+    topic, lang = found
+    if resolve_document(topic.strip("《》"), kb.index.documents) != named:
+        return None
+    previous = state["question"]
+    spans = [s for s in _mention_spans(previous, kb.index.documents) if not LOOKUP_RE.fullmatch(previous[s[0]:s[1]])]
+    if spans:
+        start, end = spans[0]
+        mention = previous[start:end]
+        name = topic if not SCOPE_RE.fullmatch(mention) else f"在{topic.strip('《》')}中"
+        question = previous[:start] + name + previous[end:]
+    else:
+        lookup = LOOKUP_RE.search(previous)
+        question = (previous[:lookup.start()] + topic + previous[lookup.start():] if lookup
+                    else f"在{topic.strip('《》')}中，{previous}")
+    return _rewritten(question, [d.doc_id for d in named], "english" if lang == "en" else "elliptical", kb)
+
+
+def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
+    """如果…会怎样 → the same question, with the previous topic when it does not name one, in the previous scope."""
+    m = CONDITIONAL_RE.match(message) or EN_CONDITIONAL_RE.match(message)
+    if not m:
+        return None
+    topic = state.get("topic", "")
+    body = re.sub(r"^(?:那么|那)[，,\s]*", "", message)
+    tokens = set(tokenize(body))
+    if topic and not set(tokenize(topic)) <= tokens:
+        body = f"{topic}：{body}"
+    return _rewritten(body, state.get("doc_ids", []), "conditional", kb)
+
+
+# --- the state -----------------------------------------------------------------------------------
+
+def _article_number(section_no: str) -> int:
+    m = re.fullmatch(rf"第([{CN_NUM}\d]+)条", section_no)
+    numeral = m.group(1) if m else section_no
+    if re.fullmatch(rf"[{CN_NUM}]+", numeral):
+        return cn_to_int(numeral)
+    return int(numeral) if numeral.isdigit() else 0
+
+
+def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict:
+    """Return the state after a turn: what it was about, and the citations so far."""
+    documents = kb.index.documents
+    scope = list(resolved.doc_ids) or kb.scope(resolved.question)
+    cited = answer.citations or answer.related
+    articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no)}
+                for c in cited if c.section_no][:3]
+    if not articles and answer.mode == "lookup":
+        lookup = find_lookup(resolved.question, [kb.docs[d] for d in scope] or documents)
+        articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article}
+                    for d in scope] if lookup else []
+    topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
+    return {"question": resolved.question, "topic": topic, "lang": _language(resolved.question),
+            "doc_ids": scope, "docs": list(dict.fromkeys(c.doc_id for c in cited)), "articles": articles,
+            "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations])}
+
+
+class Conversation:
+    """A knowledge base and the state of one conversation with it."""
+
+    def __init__(self, kb: Any, state: dict | None = None) -> None:
+        self.kb = kb
+        self.state = state or new_state()
+
+    def ask(self, message: str, mode: str = "hybrid", doc_ids: Sequence[str] = ()) -> Turn:
+        """Resolve a message against the previous turn, answer it and remember the turn.
+
+        Args:
+            doc_ids: restrict this turn to these documents (the app's 检索范围, `--doc`);
+                they override any scope the resolver would carry over.
+        """
+        resolved = resolve(message, self.state, self.kb)
+        if doc_ids:
+            resolved = Resolved(resolved.question, tuple(doc_ids), resolved.understood, resolved.kind)
+        answer = self.kb.ask(resolved.question, mode=mode, doc_ids=resolved.doc_ids)
+        self.state = next_state(self.state, resolved, answer, self.kb)
+        return Turn(message, answer, resolved)
+
+    def reset(self) -> None:
+        """Start a new conversation: forget the previous turns and their citations."""
+        self.state = new_state()
+
+    def citations(self) -> list[dict]:
+        """Return the conversation's citations in order, each (cite, quote) once."""
+        return list(self.state["citations"])
