@@ -95,6 +95,57 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+def _chat_turn(conversation: Any, message: str, args: argparse.Namespace) -> int:
+    """Answer one chat message; a bad message is reported and the chat goes on."""
+    try:
+        turn = conversation.ask(message, mode=args.mode, doc_ids=args.doc or ())
+    except PolicyKBError as exc:
+        if args.json:
+            _print_json({"question": message, "error": str(exc)})
+        else:
+            _err(str(exc))
+        return exc.exit_code
+    if args.json:
+        _print_json(turn.to_dict())
+        return 0
+    if turn.resolved.understood:
+        print(f"理解为：{turn.resolved.understood}")
+    print(turn.answer.answer + "\n", flush=True)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """Chat on stdin, one message per line: follow-ups resolve against the previous turn; /new starts over."""
+    from policykb.conversation import Conversation
+    from policykb.memo import memo_format, write_memo
+    if args.memo:
+        memo_format(args.memo)  # a bad file name fails before the chat, not after it
+    conversation = Conversation(_open_kb(settings, args.mode))
+    memo: list[dict] = []  # the citations of conversations closed with /new
+    status = 0
+    try:
+        for line in sys.stdin:
+            message = line.strip()
+            if not message:
+                continue
+            if message == "/new":
+                memo += conversation.citations()
+                conversation.reset()
+                if args.json:
+                    _print_json({"command": "/new", "message": "已开始新对话 new conversation"})
+                else:
+                    print("已开始新对话 new conversation\n", flush=True)
+                continue
+            status = max(status, _chat_turn(conversation, message, args))
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        if args.memo:
+            path = write_memo(memo + conversation.citations(), args.memo)
+            sys.stderr.write(f"引用附录已写入 memo written: {path}\n")
+    return status
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     kb = _open_kb(settings, args.mode)
     batch = args.question is None
@@ -312,6 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "search":
             p.add_argument("--k", type=int, help="返回条数 number of sections (POLICYKB_TOP_K, default 5)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("chat", help="多轮问答：从标准输入逐行读取，可追问 chat with follow-ups on stdin",
+                       description="每行一条消息；追问（那绿色金融呢？、第十七条呢？、这个条例什么时候施行的？、"
+                       "如果…会怎样、What about …?）按上一轮的文件、条文和话题理解，改写后的问题显示为 理解为：…；"
+                       "/new 开始新对话，空行跳过。\nOne message per stdin line; follow-ups resolve against the "
+                       "previous turn; /new starts a new conversation.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true",
+                   help="每轮输出一个 JSON 对象：ask --json 的字段加 understood、resolved_question、kind、scope")
+    p.add_argument("--memo", metavar="FILE", help="结束时把本次对话的引用写成附录 write the citations to FILE.md "
+                   "or FILE.docx at the end (also at EOF and Ctrl-C)")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="检索模式 (default hybrid)")
+    p.add_argument("--doc", action="append", metavar="DOC_ID",
+                   help="每轮都只在这份文件中检索，可重复 restrict every turn to this document (repeatable)")
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("show", help="显示某一条的全文 print a section in full")
     p.add_argument("section", help="条款编号 section number, e.g. 二, 第三条, preamble, closing")

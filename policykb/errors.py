@@ -67,3 +67,9 @@ class QuizError(PolicyKBError):
     """A quiz cannot be made as asked (too few items, or nothing to ask about)."""
 
     exit_code = 2
+
+
+class MemoError(PolicyKBError):
+    """A memo cannot be written: an unsupported file type or an unwritable path."""
+
+    exit_code = 2
