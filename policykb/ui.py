@@ -372,8 +372,8 @@ def build_app(kb: KnowledgeBase, settings: Settings,
                                api_visibility="private", concurrency_id="kb")
         with gr.Accordion("当前设置", open=False):
             gr.HTML(render.settings_html(settings.describe(), kb.dense_available, kb.dense_error))
-        gr.api(ask, api_name="ask", queue=False)
-        gr.api(search, api_name="search", concurrency_id="kb")
+        gr.api(ask, api_name="ask", concurrency_id="kb", concurrency_limit=CONCURRENCY)
+        gr.api(search, api_name="search", concurrency_id="kb", concurrency_limit=CONCURRENCY)
     app.queue(default_concurrency_limit=CONCURRENCY)
     return app
 
