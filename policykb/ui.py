@@ -111,6 +111,9 @@ CSS = """
 .pk-panel-text { margin: .6rem 0; white-space: pre-wrap; }
 .pk-heading { font-weight: 700; }
 mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 2px; }
+.pk-para { margin: 0 0 .5rem; padding: .1rem .5rem; border-left: 3px solid transparent; }
+.pk-para-hl { border-left-color: #f59e0b; background: rgba(253, 230, 138, .18); border-radius: 0 6px 6px 0; }
+.pk-para-no { display: inline-block; font-size: .75rem; font-weight: 700; color: #b45309; margin-right: .4rem; }
 .pk-table { border-collapse: collapse; width: 100%; font-size: .88rem; }
 .pk-table th, .pk-table td, .pk-meta th, .pk-meta td { border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; padding: .35rem .45rem;

@@ -5,6 +5,7 @@ gr.HTML inserts its value with innerHTML: an unescaped `<img onerror=…>` would
 """
 from __future__ import annotations
 
+import dataclasses
 from html import escape
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -125,15 +126,21 @@ def link_chip(link: Link, inner_html: str, hint: str = "") -> str:
 
 
 def linked_text(text: str, quote: str = "", links: Sequence[Link] = (),
-                hints: Mapping[Link, str] | None = None) -> str:
+                hints: Mapping[Link, str] | None = None, quote_at: int | None = None) -> str:
     """Return escaped text with the first occurrence of `quote` in <mark> and each link as a chip.
 
     A link that lies inside the quote sits inside its one <mark>; a link that straddles
     an end of the quote carries its own <mark> for the quoted part, so elements always nest.
     Links that overlap an earlier link or do not match the text are left as plain text.
+
+    Args:
+        quote_at: where the quote starts in text, when not at its first occurrence.
     """
     hints = hints or {}
-    at = text.find(quote) if quote else -1
+    if quote and quote_at is not None and text[quote_at:quote_at + len(quote)] == quote:
+        at = quote_at
+    else:
+        at = text.find(quote) if quote else -1
     qs, qe = (at, at + len(quote)) if at >= 0 else (0, 0)
     kept: list[Link] = []
     for link in sorted(links, key=lambda k: (k.start, k.end)):
@@ -236,9 +243,53 @@ def _link_hint(link: Link, doc: Document, section: Section, documents: Mapping[s
     return where + (f"第{int_to_cn(link.paragraph)}款" if link.paragraph else "")
 
 
+def paragraph_bounds(section: Section) -> list[tuple[int, int]]:
+    """Return the (start, end) offsets of each paragraph (款) of a section's text, without line breaks."""
+    text, starts = section.text, section.paragraph_starts
+    bounds = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(text)
+        while end > start and text[end - 1] == "\n":
+            end -= 1
+        bounds.append((start, end))
+    return bounds
+
+
+def body_html(section: Section, quote: str = "", links: Sequence[Link] = (),
+              hints: Mapping[Link, str] | None = None) -> str:
+    """Render a section's text paragraph by paragraph: the quote in <mark>, its 款 marked, links as chips.
+
+    An article of several paragraphs gets one block per 款 (data-paragraph="N"); the 款 the
+    quote lies in carries pk-para-hl and a 第N款 label, so a reader sees which 款 is cited.
+    """
+    text = section.text
+    at = text.find(quote) if quote else -1
+    qs, qe = (at, at + len(quote)) if at >= 0 else (0, 0)
+    bounds = paragraph_bounds(section)
+    several = len(bounds) > 1
+    out = []
+    for n, (a, b) in enumerate(bounds, start=1):
+        s, e = max(qs, a), min(qe, b)
+        # Links move to the paragraph's own offsets, keeping their hints.
+        local_hints = {dataclasses.replace(k, start=k.start - a, end=k.end - a): (hints or {}).get(k, "")
+                       for k in links if a <= k.start and k.end <= b}
+        local = list(local_hints)
+        marked = s < e
+        html = linked_text(text[a:b], text[s:e] if marked else "", local, local_hints,
+                           quote_at=s - a if marked else None)
+        heading = f'<span class="pk-heading">{esc(section.heading)}</span>' if n == 1 else ""
+        if not several:
+            out.append(heading + html)
+            continue
+        label = f'<span class="pk-para-no">第{int_to_cn(n)}款</span>' if marked else ""
+        out.append(f'<div class="pk-para{" pk-para-hl" if marked else ""}" data-paragraph="{n}">'
+                   f'{heading}{label}{html}</div>')
+    return "".join(out)
+
+
 def section_panel_html(doc: Document, section: Section, cite: str, quote: str = "",
                        documents: Mapping[str, Document] | None = None) -> str:
-    """Render one section in full for the side panel: its path, the quote highlighted, references as links.
+    """Render one section in full for the side panel: its path, the quote and its 款 highlighted, links.
 
     Args:
         documents: the knowledge base's documents by id; references to articles of other
@@ -251,8 +302,7 @@ def section_panel_html(doc: Document, section: Section, cite: str, quote: str = 
     return ('<div class="pk-panel" data-section="' + esc(section.id) + '">'
             f'<div class="pk-panel-cite">{esc(cite)}</div>'
             f'<div class="pk-panel-meta">{meta_line(doc, documents)}</div>{breadcrumb_html(section)}'
-            f'<div class="pk-panel-text"><span class="pk-heading">{esc(section.heading)}</span>'
-            f'{linked_text(section.text, quote, links, hints)}</div>'
+            f'<div class="pk-panel-text">{body_html(section, quote, links, hints)}</div>'
             f'<div class="pk-panel-actions">{copy_button(copy_text(cite, quote or section.text))}</div></div>')
 
 

@@ -179,7 +179,9 @@ def test_reference_links_and_quotes_are_escaped(laws):
     html = ui_render.section_panel_html(evil_doc, evil, XSS, XSS + "\n托运人违反前款规定")
     assert "<img" not in html and html.count("&lt;img") == 4  # text, cite, and the copied cite and quote
     assert ("minfadian#第八百二十七条", "1", "前款") in chip_links(html)
-    assert f'<mark class="pk-hl">{ui_render.esc(XSS)}\n托运人违反<button' in html
+    # The quote runs over two 款: each gets its own <mark>, and both 款 are marked.
+    assert (f'<mark class="pk-hl">{ui_render.esc(XSS)}</mark></div><div class="pk-para pk-para-hl" data-paragraph="2">'
+            '<span class="pk-para-no">第二款</span><mark class="pk-hl">托运人违反<button') in html
     # A link's own text (a 《title》 may hold anything) is escaped, whole or split by the quote.
     text = f"见《{XSS}》第一条"
     link = Link(text[1:], 1, len(text), "d", "第一条")
@@ -432,3 +434,20 @@ def test_served_page_names_the_product_and_points_nowhere_outside(server):
     hosts = {urlsplit(u).hostname for u in re.findall(r'(?:https?:)?//[\w.-]+(?::\d+)?', html)}
     assert hosts <= {"127.0.0.1", "localhost"}, hosts
     assert 'lang="zh-CN"' in head
+
+
+def test_panel_marks_the_quoted_paragraph_of_a_several_paragraph_article(laws):
+    doc = laws["minfadian"]
+    sec = doc.section("第六百八十五条")
+    second = ui_render.paragraph_text(sec, 2)
+    quote = second[2:20]
+    html = ui.panel_html(laws, {"section": sec.id, "quote": quote,
+                                "cite": "《中华人民共和国民法典》第六百八十五条第二款"})
+    paras = re.findall(r'<div class="pk-para( pk-para-hl)?" data-paragraph="(\d)">', html)
+    assert paras == [("", "1"), (" pk-para-hl", "2")]
+    assert html.count('<span class="pk-para-no">') == 1 and "第二款</span>" in html
+    assert html.count(f'<mark class="pk-hl">{quote}</mark>') == 1
+    assert '<div class="pk-panel-cite">《中华人民共和国民法典》第六百八十五条第二款</div>' in html
+    # A one-paragraph article (a notice measure) has no 款 blocks.
+    notice = ui_render.section_panel_html(doc, doc.section("第一条"), "c", "")
+    assert "pk-para" not in notice
