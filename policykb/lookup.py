@@ -171,3 +171,50 @@ def looked_up_text(section: Section, paragraph: int, item: str) -> str:
         if spans:
             text = section.text[spans[0].start:spans[-1].end]
     return text.strip()
+
+
+def _in_order(needle: str, haystack: str) -> bool:
+    """Return whether needle's characters occur in haystack in order (银监法 in 银行业监督管理法)."""
+    chars = iter(haystack)
+    return all(ch in chars for ch in needle)
+
+
+def _match_score(term: str, doc: Document, documents: Sequence[Document]) -> int:
+    name = normalize_title(term)
+    if not name:
+        return 0
+    if name in document_names(doc):
+        return 100
+    if doc in resolve_document(term, documents):
+        return 90
+    title = normalize_title(doc.title)
+    if name in title or name in _compact(doc.title):
+        return 80
+    # 文号 and dates are compared as printed (〔2023〕, 第660号, 2013-03-15); issuers as words.
+    if term in doc.doc_number or name in normalize_title(doc.doc_number):
+        return 70
+    if term in doc.issuer:
+        return 60
+    dates = {doc.date, doc.effective_date, *(a.date for a in doc.amendments)} - {""}
+    if term in dates or (len(term) >= 4 and any(d.startswith(term) for d in dates)):
+        return 50
+    if len(name) >= 2 and (_in_order(name, title) or _in_order(name, _compact(doc.title))):
+        return 40
+    return 0
+
+
+def find_documents(query: str, documents: Sequence[Document]) -> list[Document]:
+    """Return the documents a search box names, best first: title, short or informal name, 文号, issuer or date.
+
+    Every space-separated word must match (国务院 2015 → the 国务院 documents of 2015); an
+    empty query returns all documents in their order.
+    """
+    terms = query.split()
+    if not terms:
+        return list(documents)
+    scored = []
+    for n, doc in enumerate(documents):
+        scores = [_match_score(term, doc, documents) for term in terms]
+        if all(scores):
+            scored.append((-sum(scores), n, doc))
+    return [doc for _, _, doc in sorted(scored, key=lambda t: t[:2])]

@@ -14,6 +14,7 @@ from policykb.answer import format_cite
 from policykb.config import MODES, Settings
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.kb import KnowledgeBase
+from policykb.lookup import find_documents
 from policykb.parse import Document
 
 TITLE = "政策知识库"
@@ -62,6 +63,8 @@ const copy = (button) => {
 element.addEventListener('click', (event) => {
   const button = event.target.closest('.pk-copy');
   if (button) { copy(button); return; }
+  const open = event.target.closest('.pk-doc-open');
+  if (open) { trigger('click', {doc: open.dataset.doc || ''}); return; }
   const chip = event.target.closest('.pk-chip');
   if (chip) {
     trigger('click', {section: chip.dataset.section || '', quote: chip.dataset.quote || '',
@@ -128,6 +131,10 @@ mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 
 .pk-search-head { display: grid; gap: .2rem; margin-bottom: .6rem; }
 .pk-doc h3 { margin-top: 0; }
 .pk-meta th { text-align: left; padding-right: 1rem; color: var(--body-text-color-subdued); font-weight: 400; }
+.pk-doc-open { border: none; background: none; padding: 0; font: inherit; text-align: left; cursor: pointer;
+  color: var(--color-accent); }
+.pk-doc-open:hover { text-decoration: underline; }
+.pk-doc-list .pk-hint { margin-bottom: .3rem; }
 .pk-doc-sec { padding: .4rem 0; border-bottom: 1px solid var(--border-color-primary); scroll-margin-top: 1rem; }
 .pk-doc-sec h4 { margin: .2rem 0; display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
 .pk-doc-sec p { margin: .2rem 0; line-height: 1.75; }
@@ -316,9 +323,34 @@ def _details_tab(ctx: UIContext) -> None:
 
 def _docs_tab(ctx: UIContext) -> None:
     kb = ctx.kb
-    for doc in kb.docs.values():
-        ctx.clickable(render.document_html(doc, ctx.labels, kb.docs), elem_id=f"pk-doc-{doc.doc_id}",
-                      padding=True)
+    documents = kb.index.documents
+    first = documents[0].doc_id if documents else None
+
+    def show(doc_id: str | None) -> str:
+        doc = kb.docs.get(doc_id or "")
+        if doc is None:
+            return '<div class="pk-empty">请选择文件。</div>'
+        return render.document_html(doc, ctx.labels, kb.docs)
+
+    def find(query: str) -> str:
+        return render.document_list_html(find_documents(query or "", documents), len(documents), query or "")
+
+    def open_doc(evt: gr.EventData):
+        doc_id = str((evt._data if isinstance(evt._data, dict) else {}).get("doc", ""))
+        if doc_id not in kb.docs:
+            return gr.skip(), gr.skip()
+        return doc_id, show(doc_id)
+
+    with gr.Row(equal_height=True):
+        query = gr.Textbox(label="查找文件", placeholder="标题、简称（民法典、银监法、担保解释）、文号（660号）或发文机关",
+                           elem_id="pk-doc-search", scale=3)
+        pick = gr.Dropdown(document_choices(kb), value=first, label="查看文件", elem_id="pk-doc-pick", scale=2)
+    results = gr.HTML(find(""), js_on_load=CLICK_JS, elem_id="pk-doc-results", max_height=360, container=True)
+    viewer = ctx.clickable(show(first), elem_id="pk-doc-view", padding=True)
+    query.input(find, query, results, api_visibility="private", queue=False, trigger_mode="always_last")
+    query.submit(find, query, results, api_visibility="private", queue=False)
+    results.click(open_doc, None, [pick, viewer], api_visibility="private", queue=False)
+    pick.input(show, pick, viewer, api_visibility="private", queue=False)
     gr.HTML('<h3>被引用的文件</h3><p class="pk-hint">通知中按标题引用的行动方案等文件。标为“仅被引用”的文件全文'
             '尚未收录，回答只能引用本通知中提到它们的条款。</p>')
     ctx.clickable(render.references_html(kb.index.references, ctx.labels), elem_id="pk-references")

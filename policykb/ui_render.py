@@ -403,6 +403,25 @@ def document_html(doc: Document, labels: Mapping[str, str],
             f'{"".join(sections)}</article>')
 
 
+def document_list_html(found: Sequence[Document], total: int, query: str = "") -> str:
+    """Render the 文件 search results: each document's title (a button that opens it), 文号, issuer, dates and status."""
+    if not found:
+        return f'<div class="pk-empty">没有找到与“{esc(query)}”相符的文件（共 {total} 份）。可输入标题、简称、文号或发文机关。</div>'
+    head = f"找到 {len(found)} 份文件（共 {total} 份）" if query.strip() else f"共 {total} 份文件"
+    rows = []
+    for doc in found:
+        what, date = issued(doc)
+        status = status_html(doc) if doc.status else ""
+        rows.append(f'<tr data-doc="{esc(doc.doc_id)}"><td><button type="button" class="pk-doc-open" '
+                    f'data-doc="{esc(doc.doc_id)}" title="查看全文">《{esc(doc.title)}》</button></td>'
+                    f'<td>{esc(doc.doc_number) or "—"}</td><td>{esc(doc.issuer) or "—"}</td>'
+                    f'<td>{f"{esc(date)} {what}" if date else "—"}</td><td>{esc(doc.effective_date) or "—"}</td>'
+                    f'<td>{status or "—"}</td><td class="pk-num">{len(doc.sections)}</td></tr>')
+    return (f'<div class="pk-doc-list"><div class="pk-hint">{head}</div>'
+            '<table class="pk-table"><thead><tr><th>文件</th><th>文号</th><th>发文机关</th><th>日期</th>'
+            f'<th>施行</th><th>效力</th><th>条款数</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
 def references_html(references: Sequence[Reference], labels: Mapping[str, str]) -> str:
     """Render the documents the notice cites by title, and whether their full text is indexed."""
     if not references:

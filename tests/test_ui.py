@@ -451,3 +451,29 @@ def test_panel_marks_the_quoted_paragraph_of_a_several_paragraph_article(laws):
     # A one-paragraph article (a notice measure) has no 款 blocks.
     notice = ui_render.section_panel_html(doc, doc.section("第一条"), "c", "")
     assert "pk-para" not in notice
+
+
+@pytest.mark.parametrize("query, first", [
+    ("民法典", "minfadian"), ("商行法", "shangyeyinhangfa"), ("担保解释", "danbao-jieshi"),
+    ("担保制度", "danbao-jieshi"), ("24号文", NOTICE_ID), ("沪银保监发〔2023〕24号", NOTICE_ID),
+    ("上海银保监局", NOTICE_ID), ("最高人民法院", "danbao-jieshi"), ("全国人民代表大会常务委员会 2015", "shangyeyinhangfa"),
+])
+def test_document_search_finds_by_name_number_issuer_and_date(kb, laws, query, first):
+    from policykb.lookup import find_documents
+    documents = [kb.docs[NOTICE_ID], *laws.values()]
+    found = find_documents(query, documents)
+    assert found and found[0].doc_id == first
+    assert find_documents("", documents) == documents
+    assert find_documents("不存在的文件名称", documents) == []
+
+
+def test_document_list_shows_metadata_and_opens_each_document(kb, laws):
+    documents = [kb.docs[NOTICE_ID], *laws.values()]
+    html = ui_render.document_list_html(documents, len(documents))
+    assert "共 4 份文件" in html and html.count('class="pk-doc-open"') == 4
+    notice = kb.docs[NOTICE_ID]
+    row = re.search(rf'<tr data-doc="{NOTICE_ID}">(.*?)</tr>', html).group(1)
+    for value in (notice.doc_number, notice.issuer, notice.date, notice.effective_date, "现行有效"):
+        assert ui_render.esc(value) in row
+    assert "找到 1 份文件（共 4 份）" in ui_render.document_list_html(documents[:1], 4, "通知")
+    assert "没有找到与“&lt;img" in ui_render.document_list_html([], 4, XSS)
