@@ -291,8 +291,25 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """Score a conversation set turn by turn; the report goes to eval/chat unless --out says otherwise."""
+    from policykb.evaluate_chat import format_chat_table, run_chat_eval, write_chat_report
+    report = run_chat_eval(settings, args.file)
+    if not args.no_report:
+        write_chat_report(report, args.out or "eval/chat")
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_chat_table(report))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from policykb.evaluate import run_eval, write_report
+    from policykb.evaluate_chat import is_conversation_set
+    if is_conversation_set(args.file):
+        return cmd_eval_chat(args, settings)
+    args.out = args.out or "eval"
     report = run_eval(settings, args.file, baselines=not args.no_baselines)
     if not args.no_report:
         write_report(report, args.out)
@@ -416,10 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id", help="文件编号 doc_id (see `policykb docs`)")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("eval", help="评测：各检索模式与基线的命中率等 evaluate modes and baselines")
-    p.add_argument("file", help="问题集 question set, e.g. eval/questions.jsonl")
+    p = sub.add_parser("eval", help="评测：各检索模式与基线的命中率等 evaluate modes and baselines",
+                       description="评测问题集；对话集（每行一个含 turns 的对象，如 eval/conversations.jsonl）"
+                       "逐轮经多轮问答评分，报告写入 eval/chat。\nScores a question set, or a conversation set "
+                       "(objects with \"turns\") turn by turn through the chat.")
+    p.add_argument("file", help="问题集或对话集 question set, e.g. eval/questions.jsonl, eval/conversations.jsonl")
     p.add_argument("--json", action="store_true", help="输出 JSON")
-    p.add_argument("--out", default="eval", help="报告目录 where report.md and the chart go (default eval)")
+    p.add_argument("--out", help="报告目录 where report.md and the chart go (default eval; eval/chat for conversations)")
     p.add_argument("--no-report", action="store_true", help="不写 report.md 和图表")
     p.add_argument("--no-baselines", action="store_true", help="跳过基线 skip the baselines")
     p.set_defaults(func=cmd_eval)

@@ -7,6 +7,7 @@ question; anything else starts afresh and inherits nothing:
     第十七条呢？ / 下一条呢    article      the previous turn's document, that article
     这个条例什么时候施行的？   document     the previous turn's document by name
     如果保证人不履行会怎样？   conditional  the previous topic and scope kept
+    那不得从事哪些业务呢？     continuation a question of its own, in the previous scope
     And what about green finance?  english  like 那…呢, in English
 
 Only a scope the user chose (在民法典里…, 通知中…, --doc) is carried into an
@@ -21,17 +22,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 from policykb.answer import Answer
 from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.docinfo import DOC_MENTION_RE
-from policykb.lookup import LOOKUP_RE, SCOPE_RE, document_names, find_lookup, resolve_document
+from policykb.lookup import (GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, document_names,
+                             find_lookup, resolve_document)
 from policykb.memo import unique_citations
 from policykb.parse import Document
 from policykb.tokenize import segment, tokenize
 
-KINDS = ("fresh", "elliptical", "article", "document", "conditional", "english")
+KINDS = ("fresh", "elliptical", "article", "document", "conditional", "continuation", "english")
 
 # Words that frame a question rather than name its topic: 普惠贷款|的目标是多少 → the topic is 普惠贷款.
 FRAME_WORDS = frozenset("""
@@ -42,6 +45,7 @@ FRAME_WORDS = frozenset("""
 要求 规定 规则 条件 内容 措施 政策 支持 做法 安排 办法 原则 情形 情况 后果 程序 手续 方式 范围 标准
 应当 应该 需要 必须 可以 不得 禁止 允许 承担 负责 适用 包括 办理 处理 处罚 罚款 生效 成立 无效 失效 终止
 说 讲 提到 提出 怎么说 规定了 说了 有关 相关 关于 方面 问题 知识库 文件 条款 条文
+如果 假如 要是 假设 万一 若 的话 那么 那 怎么办 后果
 """.split())
 EN_FRAME_WORDS = frozenset("""
 a an the of to in on for and or is are was were be been what which who whom how when where why does do did
@@ -49,6 +53,7 @@ about with by at as that this these those there any it its me my we our you your
 please can could should would will must may might much many target targets goal goals requirement
 requirements rule rules policy policies measure measures figure figures amount amounts balance growth percent
 deadline year years end by rate share level levels set apply applies applied provide provides law laws
+anything something mention mentions mentioned regarding concerning
 """.split())
 PREDICATE_RE = re.compile(r"什么|多少|怎么|怎样|如何|哪|是否|吗|几[年月日天个次条]?|能否|可否|有没有|会不会|要不要|谁|"
                           r"规定|要求|可以|应当|能不能|是不是")
@@ -63,13 +68,17 @@ ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*
 ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
                         r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
                         r"|(?<![其])它(?=[的什么是有对规哪何]|$)")
+ARTICLE_REF_RE = re.compile(rf"^(?:第\s*[{CN_NUM}\d]+\s*[条款项]|[上下前后]一[条款])")
+CONTINUATION_RE = re.compile(r"^(?:那么|那)(?![个些种位时样儿里边])[，,\s]*(?P<q>.+)$")
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
 EN_CONDITIONAL_RE = re.compile(r"^(?:and\s+|so\s+)?(?:what\s+)?if\s+(?P<cond>.+)$", re.I)
 NOUN_KINDS = {"法律": ("法", "法典"), "法典": ("法典",), "法": ("法", "法典"), "条例": ("条例",), "规定": ("规定",),
               "解释": ("解释",), "司法解释": ("解释", "规定"), "通知": ("通知",), "办法": ("办法",), "意见": ("意见",)}
+EN_PREPOSITIONS = frozenset("about for on regarding concerning of to".split())
 EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 MAX_ELLIPSIS_CHARS = 24
+MAX_SHORT_NAME = 12  # a longer compact name (a notice's title without 关于/的) reads worse than the title
 
 
 @dataclass(frozen=True)
@@ -104,9 +113,19 @@ def new_state() -> dict:
 
 # --- reading the previous turn -------------------------------------------------------------------
 
+def _generic_mentions(text: str, documents: Sequence[Document]) -> list[tuple[tuple[int, int], list[Document]]]:
+    """Return the bare 通知 / 意见 / 办法 of a text that name a document (通知第二条, 通知的总体原则)."""
+    out = []
+    for name in GENERIC_NAMES:
+        docs = resolve_document(name, documents)
+        for m in re.finditer(rf"(?<![\u4e00-\u9fa5]){name}", text) if docs else ():
+            out.append((m.span(), docs))
+    return out
+
+
 def _names_document(text: str, documents: Sequence[Document]) -> list[Document]:
-    """Return the documents a message names by name, 《title》, 文号 or 在…里 (not by 这个/该…)."""
-    found: list[Document] = []
+    """Return the documents a message names by name, 《title》, 文号, 在…里 or a bare 通知 (not by 这个/该…)."""
+    found: list[Document] = [d for _, docs in _generic_mentions(text, documents) for d in docs]
     for m in list(SCOPE_RE.finditer(text)) + list(DOC_MENTION_RE.finditer(text)):
         mention = m.group(0).strip("《》")
         if ANAPHOR_RE.fullmatch(mention) or re.match(r"^(?:这个|这部|这份|该|本|此|上述)", mention):
@@ -122,7 +141,7 @@ def _mention_spans(text: str, documents: Sequence[Document]) -> list[tuple[int, 
     spans = [m.span() for m in SCOPE_RE.finditer(text) if resolve_document(m.group(1) or m.group(2), documents)]
     spans += [m.span() for m in DOC_MENTION_RE.finditer(text) if resolve_document(m.group(0).strip("《》"), documents)]
     spans += [m.span() for m in LOOKUP_RE.finditer(text)]
-    return spans
+    return spans + [span for span, _ in _generic_mentions(text, documents)]
 
 
 def find_topic(question: str, documents: Sequence[Document] = ()) -> tuple[int, int]:
@@ -136,27 +155,42 @@ def find_topic(question: str, documents: Sequence[Document] = ()) -> tuple[int, 
         masked[start:end] = " " * (end - start)
     text = "".join(masked)
     if not CJK_RE.search(question):
-        words = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z][A-Za-z\-']*", text)]
-        run: list[tuple[int, int]] = []
-        for start, end in words:
-            if text[start:end].lower() in EN_FRAME_WORDS:
-                if run:
-                    break
-                continue
-            if run and text[run[-1][1]:start].strip():
-                break
-            run.append((start, end))
-        return (run[0][0], run[-1][1]) if run else (0, 0)
+        return _english_topic(text)
+    words = segment(text)
+    topical = [bool((CJK_RE.search(w) or re.fullmatch(r"[A-Za-z]+", w)) and w not in FRAME_WORDS) for w in words]
     pos, begin, last = 0, -1, -1
-    for word in segment(text):
+    for i, word in enumerate(words):
         start, pos = pos, pos + len(word)
-        topical = (CJK_RE.search(word) or re.fullmatch(r"[A-Za-z]+", word)) and word not in FRAME_WORDS
-        if topical:
+        # 破产重整企业的征信 is one topic: 的 between two topical words joins them.
+        joins = word == "的" and begin >= 0 and i + 1 < len(words) and topical[i + 1]
+        if topical[i] or joins:
             begin = start if begin < 0 else begin
             last = pos
         elif begin >= 0:
             break
     return (begin, last) if begin >= 0 else (0, 0)
+
+
+def _english_topic(text: str) -> tuple[int, int]:
+    """Return the span of an English question's topic: the first run of content words after a
+    preposition (the target for |inclusive loans|), else the first run."""
+    runs: list[list[tuple[int, int]]] = []
+    after_preposition: list[bool] = []
+    previous = ""
+    for m in re.finditer(r"[A-Za-z][A-Za-z\-']*", text):
+        word = m.group(0).lower()
+        if word in EN_FRAME_WORDS:
+            previous = word
+            continue
+        run = runs[-1] if runs else None
+        if run and not text[run[-1][1]:m.start()].strip():
+            run.append(m.span())
+        else:
+            runs.append([m.span()])
+            after_preposition.append(previous in EN_PREPOSITIONS)
+        previous = word
+    chosen = next((r for r, p in zip(runs, after_preposition) if p), runs[0] if runs else None)
+    return (chosen[0][0], chosen[-1][1]) if chosen else (0, 0)
 
 
 def _topic(question: str, documents: Sequence[Document]) -> str:
@@ -170,10 +204,13 @@ def short_name(doc: Document, documents: Sequence[Document]) -> str:
     The name must read as a document name in any question (look-up, scope or 施行日期),
     so a bare 通知 gives way to the title in 《》.
     """
-    for name in sorted(document_names(doc), key=len):
-        if len(name) >= 3 and _names_document(name, documents) == [doc]:
+    names = {tail for name in document_names(doc) for tail in (name[i:] for i in range(len(name) - 2))}
+    for name in sorted(names, key=lambda n: (len(n), n)):
+        # One mention from end to end: 民法典担保制度解释 reads as 民法典 + 担保制度解释, so 担保制度解释 it is.
+        if (len(name) <= MAX_SHORT_NAME and [m.group(0) for m in DOC_MENTION_RE.finditer(name)] == [name]
+                and resolve_document(name, documents) == [doc]):
             return name
-    return f"《{doc.title}》"
+    return "《" + doc.title.replace("《", "〈").replace("》", "〉") + "》"
 
 
 def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> list[Document]:
@@ -183,6 +220,31 @@ def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> li
     if nouns:
         docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
     return docs
+
+
+@lru_cache(maxsize=4)
+def _texts(kb: Any) -> dict[str, str]:
+    """Return each document's text, and all of them under ""."""
+    texts = {d.doc_id: "\n".join(sec.text for sec in d.sections) for d in kb.index.documents}
+    return {**texts, "": "\n".join(texts.values())}
+
+
+def within_scope(text: str, doc_ids: Sequence[str], kb: Any) -> bool:
+    """Return True when most words of text that the knowledge base has occur in the scope's documents.
+
+    A follow-up keeps the previous scope only while it speaks of what those documents speak of:
+    那保证人要承担什么责任呢 after 在通知中… names a subject only the laws mention, so it is asked of
+    the whole knowledge base rather than answered "no provision" from the notice. Words are matched in
+    the text as printed, so jieba's cuts do not matter; half is enough because a follow-up may use one
+    word of its own (被宣告破产 where the regulation says 裁定破产).
+    """
+    if not doc_ids:
+        return True
+    texts = _texts(kb)
+    words = {w for w in segment(text) if len(w) > 1 and CJK_RE.search(w) and w not in FRAME_WORDS
+             and w in texts[""]}
+    inside = sum(1 for w in words if any(w in texts.get(d, "") for d in doc_ids))
+    return inside * 2 >= len(words)
 
 
 def _language(text: str) -> str:
@@ -207,12 +269,12 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     anaphor = ANAPHOR_RE.search(message)
     if anaphor and not named:
         return _resolve_anaphor(message, anaphor, state, kb) or fresh
-    if named:
+    if named or _unknown_law(message):
         return _resolve_named_ellipsis(message, named, state, kb) or fresh
     article = _resolve_article(message, state, kb)
     if article is not None:
         return article
-    for resolver in (_resolve_conditional, _resolve_ellipsis):
+    for resolver in (_resolve_conditional, _resolve_ellipsis, _resolve_continuation):
         resolved = resolver(message, state, kb)
         if resolved is not None:
             return resolved
@@ -280,6 +342,8 @@ def _replace_topic(previous: str, new_topic: str, kb: Any) -> str | None:
     start, end = find_topic(previous, kb.index.documents)
     if start == end:
         return None
+    if new_topic[0] in "对在给向为和与跟" and previous[:start].endswith(new_topic[0]):
+        new_topic = new_topic[1:]  # 那对外贸企业呢 after 对科技企业有什么支持: one 对
     return previous[:start] + new_topic + previous[end:]
 
 
@@ -295,7 +359,7 @@ def _ellipsis_topic(message: str) -> tuple[str, str] | None:
     if not zh:
         return None
     x = _strip_trailing(zh.group("x") or zh.group("y") or "")
-    if not x or len(x) > MAX_ELLIPSIS_CHARS or PREDICATE_RE.search(x):
+    if not x or len(x) > MAX_ELLIPSIS_CHARS or PREDICATE_RE.search(x) or ARTICLE_REF_RE.search(x):
         return None  # 那保证人要承担什么责任呢 is a question of its own
     return x, "zh"
 
@@ -310,7 +374,14 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
     if question is None:
         return None
     kind = "english" if lang == "en" else "elliptical"
-    return _rewritten(question, state.get("doc_ids", []), kind, kb)
+    scope = state.get("doc_ids", [])
+    return _rewritten(question, scope if within_scope(topic, scope, kb) else [], kind, kb)
+
+
+def _unknown_law(message: str) -> bool:
+    """Return True when a 那X呢 message names a law the knowledge base does not hold (那证券法呢)."""
+    found = _ellipsis_topic(message)
+    return found is not None and bool(LAW_NAME_RE.fullmatch(found[0].strip("《》")))
 
 
 def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb: Any) -> Resolved | None:
@@ -324,7 +395,7 @@ def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb
         return None
     topic, lang = found
     if resolve_document(topic.strip("《》"), kb.index.documents) != named:
-        return None
+        return None  # an unknown law resolves to nothing, and named is empty: the look-up says it is missing
     previous = state["question"]
     spans = [s for s in _mention_spans(previous, kb.index.documents) if not LOOKUP_RE.fullmatch(previous[s[0]:s[1]])]
     if spans:
@@ -347,9 +418,20 @@ def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     topic = state.get("topic", "")
     body = re.sub(r"^(?:那么|那)[，,\s]*", "", message)
     tokens = set(tokenize(body))
+    scope = state.get("doc_ids", [])
+    if not within_scope(body, scope, kb):
+        return None  # a condition about something the previous documents never mention starts afresh
     if topic and not set(tokenize(topic)) <= tokens:
         body = f"{topic}：{body}"
-    return _rewritten(body, state.get("doc_ids", []), "conditional", kb)
+    return _rewritten(body, scope, "conditional", kb)
+
+
+def _resolve_continuation(message: str, state: dict, kb: Any) -> Resolved | None:
+    """那不得从事哪些业务呢 → the question as asked, in the scope the previous turn named (if any)."""
+    m = CONTINUATION_RE.match(message)
+    if not m or not state.get("doc_ids") or not within_scope(m.group("q"), state["doc_ids"], kb):
+        return None
+    return _rewritten(m.group("q"), state["doc_ids"], "continuation", kb)
 
 
 # --- the state -----------------------------------------------------------------------------------
@@ -365,17 +447,24 @@ def _article_number(section_no: str) -> int:
 def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict:
     """Return the state after a turn: what it was about, and the citations so far."""
     documents = kb.index.documents
-    scope = list(resolved.doc_ids) or kb.scope(resolved.question)
-    cited = answer.citations or answer.related
+    # The documents the turn named (在民法典里…, 保险法第十六条, 这个条例…): what later follow-ups stay in.
+    scope = list(dict.fromkeys(list(resolved.doc_ids) or kb.scope(resolved.question)))
+    scope += [d.doc_id for d in _names_document(resolved.question, documents) if d.doc_id not in scope]
+    cited = answer.citations  # an abstention's 可能相关 sections are not what the turn was about
     articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no)}
                 for c in cited if c.section_no][:3]
     if not articles and answer.mode == "lookup":
         lookup = find_lookup(resolved.question, [kb.docs[d] for d in scope] or documents)
         articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article}
                     for d in scope] if lookup else []
+    docs = list(dict.fromkeys(c.doc_id for c in cited))
+    if not scope and not docs:  # a turn that found nothing (证券法第十六条) leaves the conversation where it was
+        scope, docs = list(state.get("doc_ids", [])), list(state.get("docs", []))
+    if not articles:  # 这个条例的文号是什么 keeps the article the conversation was at, for 下一条呢
+        articles = [a for a in state.get("articles", []) if a["doc_id"] in scope + docs]
     topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
     return {"question": resolved.question, "topic": topic, "lang": _language(resolved.question),
-            "doc_ids": scope, "docs": list(dict.fromkeys(c.doc_id for c in cited)), "articles": articles,
+            "doc_ids": scope, "docs": docs, "articles": articles,
             "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations])}
 
 

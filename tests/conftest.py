@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NOTICE_ID = "hu-yinbaojian-2023-24"
+PACK = ROOT / "packs" / "finance-laws"
+PICKED = ("中华人民共和国民法典.md", "商业银行法.md", "存款保险条例.md", "公司法.md",
+          "最高人民法院关于适用《民法典》有关担保制度的解释.md")
 
 
 def make_settings(corpus_dir: Path, index_dir: Path, **overrides) -> Settings:
@@ -55,6 +58,39 @@ def kb(built_settings: Settings):
     """A KnowledgeBase over the session's built index, with dense retrieval on."""
     from policykb.kb import KnowledgeBase
     return KnowledgeBase.open(built_settings)
+
+
+def policykb(env: dict, *args: str, check: bool = True, stdin: str | None = None):
+    """Run the installed `policykb` command as a user would; return the CompletedProcess."""
+    import subprocess
+    import sys
+    exe = Path(sys.executable).with_name("policykb")
+    result = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=1500, input=stdin)
+    if check and result.returncode != 0:
+        raise AssertionError(f"policykb {' '.join(args)} exited {result.returncode}:\n{result.stderr[-2000:]}")
+    return result
+
+
+def env_for(base: Path) -> dict:
+    """Return the environment that points `policykb` at base/corpus and base/index, and nothing else of ours."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYKB_")}
+    return {**env, "POLICYKB_CORPUS_DIR": str(base / "corpus"), "POLICYKB_INDEX_DIR": str(base / "index")}
+
+
+@pytest.fixture(scope="session")
+def laws_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A knowledge base of the notice plus five laws, added with one `policykb add FOLDER` (do not modify)."""
+    base = tmp_path_factory.mktemp("laws")
+    copy_corpus(base / "corpus")
+    folder = base / "incoming"
+    folder.mkdir()
+    for name in PICKED + ("README.md",):
+        shutil.copy(PACK / name, folder / name)
+    env = env_for(base)
+    result = policykb(env, "add", str(folder))
+    env["_add_stdout"] = result.stdout
+    return env
 
 
 def free_port() -> int:

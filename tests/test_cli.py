@@ -151,3 +151,41 @@ def test_readme_documents_every_command_and_variable():
     help_text = parser.format_help()
     for var in re.findall(r"POLICYKB_[A-Z_]+", help_text):
         assert var in readme
+
+
+def test_chat_resolves_follow_ups_starts_over_on_new_and_writes_the_memo(built_settings, tmp_path):
+    memo = tmp_path / "memo.docx"
+    proc = run(built_settings, "chat", "--memo", str(memo),
+               stdin="普惠贷款的目标是多少？\n\n那绿色金融呢？\n/new\n普惠贷款的目标是多少？\n那绿色金融呢？\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("理解为：绿色金融的目标是多少？\n") == 2
+    assert "已开始新对话" in proc.stdout and "第六条" in proc.stdout
+    from docx import Document
+    texts = [p.text for p in Document(str(memo)).paragraphs]
+    cites = [t for t in texts if t[:1].isdigit()]
+    assert len(cites) == 2 and "第一条" in cites[0] and "第六条" in cites[1]  # the second conversation's quotes again
+
+
+def test_chat_json_adds_how_each_message_was_understood(built_settings):
+    proc = run(built_settings, "chat", "--json", stdin="通知第二条\n第三条呢？\n/new\n")
+    assert proc.returncode == 0, proc.stderr
+    first, second, new = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert first["understood"] == "" and first["kind"] == "fresh" and first["mode"] == "lookup"
+    assert second["question"] == "第三条呢？" and second["kind"] == "article"
+    assert second["resolved_question"].endswith("第三条") and second["understood"].startswith(second["resolved_question"])
+    assert second["citations"][0]["section_no"] == "三" and set(second["citations"][0]) == CITE_KEYS
+    assert new["command"] == "/new"
+
+
+def test_a_failing_message_is_reported_and_the_chat_goes_on(built_settings):
+    proc = run(built_settings, "chat", "--json", "--doc", "no-such-doc", stdin="续贷有什么要求？\n那首贷呢？\n")
+    assert proc.returncode == 1
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["question"] for o in lines] == ["续贷有什么要求？", "那首贷呢？"]
+    assert all("no-such-doc" in o["error"] for o in lines)
+
+
+def test_chat_refuses_a_memo_it_cannot_write_before_chatting(built_settings, tmp_path):
+    proc = run(built_settings, "chat", "--memo", str(tmp_path / "memo.txt"), stdin="续贷有什么要求？\n")
+    assert proc.returncode == 2 and proc.stderr.startswith("错误：") and ".docx" in proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "memo.txt").exists()

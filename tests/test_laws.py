@@ -1,13 +1,12 @@
 """Real laws in the knowledge base: the finance-laws pack read, added, cited and linked as a user would.
 
 The pack (packs/finance-laws/) holds the official texts unchanged. One session
-fixture adds the 民法典, 商业银行法, 存款保险条例, 公司法 and the 担保制度 interpretation
+fixture (in conftest.py) adds the 民法典, 商业银行法, 存款保险条例, 公司法 and the 担保制度 interpretation
 to the notice with a single `policykb add` over a folder, the way a user adds them.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,48 +19,16 @@ from policykb.answer import format_cite, make_citation
 from policykb.corpus import load_documents
 from policykb.formats import read_any
 from policykb.parse import parse_text
-from tests.conftest import FIXTURES, NOTICE_ID, ROOT, copy_corpus
+from tests.conftest import FIXTURES, NOTICE_ID, PACK, copy_corpus, env_for, policykb
 
-PACK = ROOT / "packs" / "finance-laws"
 LAW_FILES = sorted(p for p in PACK.glob("*.md") if p.name != "README.md")
-PICKED = ("中华人民共和国民法典.md", "商业银行法.md", "存款保险条例.md", "公司法.md",
-          "最高人民法院关于适用《民法典》有关担保制度的解释.md")
 CN = "零〇一二三四五六七八九十百千"
 CITE_RE = re.compile(rf"^《[^《》]+(?:《[^《》]+》[^《》]*)?》(?:（[^（）]+）)?第[{CN}]+条(?:第[{CN}]+款(?:、第[{CN}]+款)*)?"
                      rf"(?:（[{CN}]+）)?$")
 
 
-def policykb(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the installed `policykb` command as a user would."""
-    exe = Path(sys.executable).with_name("policykb")
-    result = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=1500)
-    if check and result.returncode != 0:
-        raise AssertionError(f"policykb {' '.join(args)} exited {result.returncode}:\n{result.stderr[-2000:]}")
-    return result
-
-
-def env_for(base: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYKB_")}
-    return {**env, "POLICYKB_CORPUS_DIR": str(base / "corpus"), "POLICYKB_INDEX_DIR": str(base / "index")}
-
-
 def title_line(path: Path) -> str:
     return next(line[2:].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("# "))
-
-
-@pytest.fixture(scope="session")
-def laws_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A knowledge base of the notice plus five laws, added with one `policykb add FOLDER` (do not modify)."""
-    base = tmp_path_factory.mktemp("laws")
-    copy_corpus(base / "corpus")
-    folder = base / "incoming"
-    folder.mkdir()
-    for name in PICKED + ("README.md",):
-        shutil.copy(PACK / name, folder / name)
-    env = env_for(base)
-    result = policykb(env, "add", str(folder))
-    env["_add_stdout"] = result.stdout
-    return env
 
 
 @pytest.fixture(scope="session")

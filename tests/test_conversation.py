@@ -1,0 +1,174 @@
+"""Follow-ups resolved against the previous turn, over the real notice and (for laws) the five-law knowledge base."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policykb.config import load_settings
+from policykb.conversation import Conversation, resolve
+from policykb.evaluate_chat import conversation_documents, load_conversations, score_turn
+from tests.conftest import NOTICE_ID, ROOT, policykb
+
+NOTICE_TITLE = "《上海银保监局关于进一步完善金融服务 优化上海营商环境和支持经济高质量发展的通知》"
+
+
+def after(kb, previous: list[str], message: str):
+    """Return how `message` resolves after the previous messages were asked."""
+    chat = Conversation(kb)
+    for m in previous:
+        chat.ask(m)
+    return resolve(message, chat.state, kb)
+
+
+# (previous messages, message, kind, question the resolver runs, scope)
+NOTICE_FOLLOW_UPS = [
+    (["普惠贷款的目标是多少？"], "那绿色金融呢？", "elliptical", "绿色金融的目标是多少？", ()),
+    (["续贷有什么要求？"], "首贷呢", "elliptical", "首贷有什么要求？", ()),
+    (["What is the target for inclusive loans?"], "And what about green finance?", "english",
+     "What is the target for green finance?", ()),
+    (["Does the notice say anything about bankruptcy restructuring?"], "What about regulatory tolerance?", "english",
+     "Does the notice say anything about regulatory tolerance?", ()),
+    (["通知第二条"], "第三条呢？", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
+    (["通知第二条"], "下一条呢", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
+    (["通知第十三条"], "上一条呢？", "article", f"{NOTICE_TITLE}第十二条", (NOTICE_ID,)),
+    (["续贷有什么要求？"], "本通知什么时候施行的？", "document", f"{NOTICE_TITLE}什么时候施行的？", (NOTICE_ID,)),
+    (["在通知中，对科技企业有什么支持？"], "那对外贸企业呢？", "elliptical", "在通知中，对外贸企业有什么支持？",
+     (NOTICE_ID,)),
+    (["纾困融资的目标是多少？"], "如果企业进入破产重整了会怎样？", "conditional", "纾困融资：如果企业进入破产重整了会怎样？", ()),
+    (["在通知中，对科技企业有什么支持？"], "那对新市民开户收费吗？", "continuation", "对新市民开户收费吗？", (NOTICE_ID,)),
+]
+
+
+@pytest.mark.parametrize("previous,message,kind,question,scope", NOTICE_FOLLOW_UPS)
+def test_follow_ups_on_the_notice(kb, previous, message, kind, question, scope) -> None:
+    resolved = after(kb, previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids) == (kind, question, scope)
+    assert resolved.understood.startswith(question)
+
+
+# A message that is a question of its own inherits nothing, whatever the previous turn was scoped to.
+NOTICE_FRESH = [
+    (["在通知中，对科技企业有什么支持？"], "保证合同什么时候生效？"),
+    (["在通知中，对科技企业有什么支持？"], "那些小微企业可以申请无还本续贷？"),
+    (["通知第二条"], "第三条和第五条有什么区别？"),
+    (["普惠贷款的目标是多少？"], "What is the target for green finance?"),
+    (["普惠贷款的目标是多少？"], "And how long is the guarantee period?"),
+]
+
+
+@pytest.mark.parametrize("previous,message", NOTICE_FRESH)
+def test_a_question_of_its_own_starts_afresh(kb, previous, message) -> None:
+    resolved = after(kb, previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids, resolved.understood) == ("fresh", message, (), "")
+
+
+def test_the_first_message_is_taken_as_typed(kb) -> None:
+    resolved = resolve("那绿色金融呢？", Conversation(kb).state, kb)
+    assert (resolved.kind, resolved.question) == ("fresh", "那绿色金融呢？")
+
+
+def test_a_conversation_answers_follow_ups_and_keeps_its_state_as_json(kb) -> None:
+    chat = Conversation(kb)
+    first = chat.ask("普惠贷款的目标是多少？")
+    second = chat.ask("那绿色金融呢？")
+    assert first.answer.citations[0].section_no == "一"
+    assert second.answer.citations[0].section_no == "六"
+    assert second.to_dict()["understood"] == "绿色金融的目标是多少？"
+    assert second.to_dict()["question"] == "那绿色金融呢？"
+    # The state survives a JSON round trip (the app keeps it in a gradio State) and goes on alike.
+    restored = Conversation(kb, json.loads(json.dumps(chat.state, ensure_ascii=False)))
+    assert restored.ask("第三条呢？").answer.citations[0].section_no == "七"
+    assert chat.ask("第三条呢？").answer.citations[0].section_no == "七"
+    cites = [c["cite"] for c in chat.citations()]
+    assert cites == list(dict.fromkeys(cites)) and len(cites) == 3
+    chat.ask("第三条呢？")  # the same quote again adds nothing
+    assert len(chat.citations()) == 3
+    assert set(chat.state) >= {"question", "topic", "doc_ids", "articles", "citations"}
+    chat.reset()
+    assert chat.citations() == [] and resolve("第三条呢？", chat.state, kb).kind == "fresh"
+
+
+def test_explicit_doc_ids_override_the_carried_scope(kb) -> None:
+    chat = Conversation(kb)
+    chat.ask("在通知中，对科技企业有什么支持？")
+    turn = chat.ask("那对外贸企业呢？", doc_ids=[NOTICE_ID])
+    assert turn.resolved.doc_ids == (NOTICE_ID,) and turn.answer.citations[0].section_no == "一"
+
+
+# --- laws: the five-law knowledge base of conftest.laws_env ---------------------------------------
+
+@pytest.fixture(scope="module")
+def laws_kb(laws_env: dict):
+    from policykb.kb import KnowledgeBase
+    settings = load_settings({"corpus_dir": laws_env["POLICYKB_CORPUS_DIR"],
+                              "index_dir": laws_env["POLICYKB_INDEX_DIR"]}, environ={})
+    return KnowledgeBase.open(settings, auto_ingest=False)
+
+
+LAW_FOLLOW_UPS = [
+    (["商业银行法第三十九条"], "第四十条呢？", "article", "商业银行法第四十条", ("shangyeyinhangfa",)),
+    (["商业银行法第十三条"], "第二款呢", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
+    (["民法典第六百八十五条"], "该法第六百九十四条", "article", "民法典第六百九十四条", ("minfadian",)),
+    (["存款保险条例什么时候施行的？"], "那民法典呢？", "elliptical", "民法典什么时候施行的？", ("minfadian",)),
+    (["商业银行法第十三条"], "那存款保险条例呢？", "elliptical", "存款保险条例第十三条", ("guowuyuanling-660",)),
+    (["在民法典里，保证期间是多久？"], "那诉讼时效呢？", "elliptical", "在民法典里，诉讼时效是多久？", ("minfadian",)),
+    (["在民法典里，保证期间是多久？"], "那担保制度解释呢？", "elliptical", "在民法典担保制度解释中，保证期间是多久？",
+     ("minfadian-danbao-zhidu-jieshi",)),
+    (["存款保险的最高偿付限额是多少？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
+     ("guowuyuanling-660",)),
+    (["保证期间是多久？"], "这部法律什么时候施行的？", "document", "民法典什么时候施行的？", ("minfadian",)),
+    (["在商业银行法中，商业银行可以经营哪些业务？"], "那不得从事哪些业务呢？", "continuation", "不得从事哪些业务呢？",
+     ("shangyeyinhangfa",)),
+]
+
+
+@pytest.mark.parametrize("previous,message,kind,question,scope", LAW_FOLLOW_UPS)
+def test_follow_ups_on_laws(laws_kb, previous, message, kind, question, scope) -> None:
+    resolved = after(laws_kb, previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids) == (kind, question, scope)
+
+
+LAW_FRESH = [
+    (["在通知中，对科技企业有什么支持？"], "那保证人要承担什么责任呢？"),  # 那 + a subject only the laws mention
+    (["在民法典里，保证期间是多久？"], "设立全国性商业银行的注册资本最低限额是多少？"),
+    (["在民法典里，保证期间是多久？"], "商业银行法第三十九条"),
+    (["在民法典里，保证期间是多久？"], "在商业银行法中，那商业银行可以经营哪些业务呢？"),
+    (["商业银行法第三十九条"], "存款保险条例第五条呢？"),
+    (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
+]
+
+
+@pytest.mark.parametrize("previous,message", LAW_FRESH)
+def test_a_message_that_names_its_own_document_is_not_scoped_by_the_old_one(laws_kb, previous, message) -> None:
+    resolved = after(laws_kb, previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids) == ("fresh", message, ())
+
+
+FIVE_LAWS = {NOTICE_ID, "minfadian", "shangyeyinhangfa", "guowuyuanling-660", "gongsifa",
+             "minfadian-danbao-zhidu-jieshi"}
+
+
+def test_chat_json_passes_the_conversation_set_over_five_laws(laws_env: dict, tmp_path: Path) -> None:
+    """Every turn of every conversation whose documents are among the five laws, through `policykb chat --json`."""
+    conversations = [c for c in load_conversations(ROOT / "eval" / "conversations.jsonl")
+                     if conversation_documents(c) <= FIVE_LAWS]
+    assert len(conversations) >= 25
+    stdin = "\n/new\n".join("\n".join(t["message"] for t in c["turns"]) for c in conversations) + "\n"
+    memo = tmp_path / "memo.md"
+    out = policykb(laws_env, "chat", "--json", "--memo", str(memo), stdin=stdin).stdout
+    objects = [json.loads(line) for line in out.splitlines()]
+    turns = [o for o in objects if o.get("command") != "/new"]
+    assert len(turns) == sum(len(c["turns"]) for c in conversations)
+    failures = []
+    it = iter(turns)
+    for conv in conversations:
+        for gold in conv["turns"]:
+            result = next(it)
+            assert result["question"] == gold["message"]
+            if not score_turn(gold, result):
+                failures.append((conv["id"], gold["message"], result["resolved_question"],
+                                 (result["citations"] or [{}])[0].get("cite")))
+    assert failures == []
+    assert memo.read_text(encoding="utf-8").count("\n1. ") == 1
