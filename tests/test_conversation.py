@@ -22,7 +22,7 @@ def after(kb, previous: list[str], message: str):
     return resolve(message, chat.state, kb)
 
 
-# (previous messages, message, kind, question the resolver runs, scope)
+# (previous messages, message, kind, question the resolver runs, scope), over the notice alone
 NOTICE_FOLLOW_UPS = [
     (["普惠贷款的目标是多少？"], "那绿色金融呢？", "elliptical", "绿色金融的目标是多少？", ()),
     (["续贷有什么要求？"], "首贷呢", "elliptical", "首贷有什么要求？", ()),
@@ -41,13 +41,6 @@ NOTICE_FOLLOW_UPS = [
 ]
 
 
-@pytest.mark.parametrize("previous,message,kind,question,scope", NOTICE_FOLLOW_UPS)
-def test_follow_ups_on_the_notice(kb, previous, message, kind, question, scope) -> None:
-    resolved = after(kb, previous, message)
-    assert (resolved.kind, resolved.question, resolved.doc_ids) == (kind, question, scope)
-    assert resolved.understood.startswith(question)
-
-
 # A message that is a question of its own inherits nothing, whatever the previous turn was scoped to.
 NOTICE_FRESH = [
     (["在通知中，对科技企业有什么支持？"], "保证合同什么时候生效？"),
@@ -56,12 +49,6 @@ NOTICE_FRESH = [
     (["普惠贷款的目标是多少？"], "What is the target for green finance?"),
     (["普惠贷款的目标是多少？"], "And how long is the guarantee period?"),
 ]
-
-
-@pytest.mark.parametrize("previous,message", NOTICE_FRESH)
-def test_a_question_of_its_own_starts_afresh(kb, previous, message) -> None:
-    resolved = after(kb, previous, message)
-    assert (resolved.kind, resolved.question, resolved.doc_ids, resolved.understood) == ("fresh", message, (), "")
 
 
 def test_the_first_message_is_taken_as_typed(kb) -> None:
@@ -124,12 +111,6 @@ LAW_FOLLOW_UPS = [
 ]
 
 
-@pytest.mark.parametrize("previous,message,kind,question,scope", LAW_FOLLOW_UPS)
-def test_follow_ups_on_laws(laws_kb, previous, message, kind, question, scope) -> None:
-    resolved = after(laws_kb, previous, message)
-    assert (resolved.kind, resolved.question, resolved.doc_ids) == (kind, question, scope)
-
-
 LAW_FRESH = [
     (["在通知中，对科技企业有什么支持？"], "那保证人要承担什么责任呢？"),  # 那 + a subject only the laws mention
     (["在民法典里，保证期间是多久？"], "设立全国性商业银行的注册资本最低限额是多少？"),
@@ -140,10 +121,20 @@ LAW_FRESH = [
 ]
 
 
-@pytest.mark.parametrize("previous,message", LAW_FRESH)
-def test_a_message_that_names_its_own_document_is_not_scoped_by_the_old_one(laws_kb, previous, message) -> None:
-    resolved = after(laws_kb, previous, message)
-    assert (resolved.kind, resolved.question, resolved.doc_ids) == ("fresh", message, ())
+@pytest.mark.parametrize("base,previous,message,kind,question,scope",
+                         [("kb", *case) for case in NOTICE_FOLLOW_UPS] + [("laws_kb", *case) for case in LAW_FOLLOW_UPS])
+def test_follow_ups_resolve_against_the_previous_turn(request, base, previous, message, kind, question, scope) -> None:
+    resolved = after(request.getfixturevalue(base), previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids) == (kind, question, scope)
+    assert resolved.understood.startswith(question)
+
+
+@pytest.mark.parametrize("base,previous,message",
+                         [("kb", *case) for case in NOTICE_FRESH] + [("laws_kb", *case) for case in LAW_FRESH])
+def test_a_question_of_its_own_starts_afresh(request, base, previous, message) -> None:
+    """A message that names its own document or asks a complete question inherits no scope."""
+    resolved = after(request.getfixturevalue(base), previous, message)
+    assert (resolved.kind, resolved.question, resolved.doc_ids, resolved.understood) == ("fresh", message, (), "")
 
 
 FIVE_LAWS = {NOTICE_ID, "minfadian", "shangyeyinhangfa", "guowuyuanling-660", "gongsifa",
