@@ -32,7 +32,7 @@ from policykb.lookup import (GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, do
                              find_lookup, resolve_document)
 from policykb.memo import unique_citations
 from policykb.parse import Document
-from policykb.tokenize import segment, tokenize
+from policykb.tokenize import segment, tokenize, word_spans
 
 KINDS = ("fresh", "elliptical", "article", "document", "conditional", "continuation", "english")
 
@@ -78,7 +78,7 @@ EN_PREPOSITIONS = frozenset("about for on regarding concerning of to".split())
 EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 MAX_ELLIPSIS_CHARS = 24
-MAX_SHORT_NAME = 12  # a longer compact name (a notice's title without 关于/的) reads worse than the title
+MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
 
 
 @dataclass(frozen=True)
@@ -204,10 +204,15 @@ def short_name(doc: Document, documents: Sequence[Document]) -> str:
     The name must read as a document name in any question (look-up, scope or 施行日期),
     so a bare 通知 gives way to the title in 《》.
     """
-    names = {tail for name in document_names(doc) for tail in (name[i:] for i in range(len(name) - 2))}
+    # A name must read as one mention from end to end: 民法典担保制度解释 reads as 民法典 + 担保制度解释,
+    # so its last mention, 担保制度解释, is a candidate too.
+    names = set(document_names(doc))
+    for name in document_names(doc):
+        last = list(DOC_MENTION_RE.finditer(name))[-1:]
+        if last and last[0].start() in {start for start, _ in word_spans(name)}:  # not 民间借贷法|律规定
+            names.add(last[0].group(0))
     for name in sorted(names, key=lambda n: (len(n), n)):
-        # One mention from end to end: 民法典担保制度解释 reads as 民法典 + 担保制度解释, so 担保制度解释 it is.
-        if (len(name) <= MAX_SHORT_NAME and [m.group(0) for m in DOC_MENTION_RE.finditer(name)] == [name]
+        if (MAX_SHORT_NAME >= len(name) >= 3 and DOC_MENTION_RE.findall(name) == [name]
                 and resolve_document(name, documents) == [doc]):
             return name
     return "《" + doc.title.replace("《", "〈").replace("》", "〉") + "》"
