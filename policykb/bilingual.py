@@ -53,14 +53,16 @@ def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float,
             if word not in vocab or len(word) < 2:
                 continue
             for gloss in entry["definitions"]:
-                words = [_stem(w) for w in GLOSS_WORD_RE.findall(gloss.lower().removeprefix("to "))
-                         if w not in STOP and len(w) >= 3]
-                if not words or len(words) > MAX_GLOSS_WORDS or gloss.startswith(("CL:", "variant of", "see ")):
+                every = GLOSS_WORD_RE.findall(gloss.lower().removeprefix("to "))
+                words = [_stem(w) for w in every if w not in STOP and len(w) >= 3]
+                if not words or len(every) > MAX_GLOSS_WORDS or gloss.startswith(("CL:", "variant of", "see ")):
                     continue
-                # A whole gloss of several words ("joint and several") is also a key of its own.
+                # A word is a full translation (weight 1) when it is the whole gloss ("account" → 账户),
+                # a loose one inside a longer gloss ("on account of" → 基于). A whole gloss of several
+                # content words ("joint and several") is a key of its own.
                 for w in words + ([" ".join(words)] if len(words) > 1 else []):
                     out.setdefault(w, {})
-                    out[w][word] = max(out[w].get(word, 0.0), 1.0 / len(words) if " " not in w else 2.0)
+                    out[w][word] = max(out[w].get(word, 0.0), 1.0 / len(every) if " " not in w else 1.0)
         result = {w: sorted(((s, c) for c, s in m.items()), key=lambda p: (-p[0], len(p[1]), p[1]))
                   for w, m in out.items()}
         _CACHE.clear()
@@ -76,17 +78,20 @@ def english_words(text: str) -> list[str]:
     return list(dict.fromkeys(words + phrases))
 
 
-def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str, float]) -> dict[str, list[str]]:
+def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str, float],
+              full_only: bool = False) -> dict[str, list[str]]:
     """Return each English word of a question → its corpus words, the most specific first.
 
     Args:
         document_frequency: a word's IDF in the index; among equally good glosses the
             word the documents use more often is the legal term (保证 before 保修).
+        full_only: keep only full translations (the word is a whole gloss), as the
+            evidence that a section covers the word.
     """
     words = english_words(text)
     if not words:
         return {}
     table = reverse_dictionary(vocabulary)
-    out = {w: [c for _, c in sorted(table[w], key=lambda p: (-p[0], document_frequency.get(p[1], 0.0),
-                                                              p[1]))[:MAX_PER_WORD]] for w in words if w in table}
-    return out
+    return {w: [c for weight, c in sorted(table[w], key=lambda p: (-p[0], document_frequency.get(p[1], 0.0),
+                                                                 p[1]))[:MAX_PER_WORD] if weight >= 1.0 or not full_only]
+            for w in words if w in table}

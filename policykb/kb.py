@@ -189,11 +189,11 @@ class KnowledgeBase:
         return SearchResult(question, mode, tuple(hits[:k]) if k else tuple(hits), tuple(distinct),
                             matched, span_sims, tuple(notices), confidence)
 
-    def _translations(self, question: str) -> dict[str, list[str]]:
+    def _translations(self, question: str, full_only: bool = False) -> dict[str, list[str]]:
         """Return the corpus words the dictionary gives for each English word of a question."""
         if not ENGLISH_RE.search(question):
             return {}
-        return translate(question, self._idf.keys(), self._idf)
+        return translate(question, self._idf.keys(), self._idf, full_only)
 
     def _terms(self, question: str) -> list[str]:
         """Return a question's search terms: its tokens, glossary terms and translated English words."""
@@ -260,7 +260,7 @@ class KnowledgeBase:
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
         words = word_expansions(result.question)
-        for word, corpus_words in self._translations(result.question).items():
+        for word, corpus_words in self._translations(result.question, full_only=True).items():
             words.setdefault(word, set()).update(corpus_words)
         cov = sum(1 for w, exp in words.items() if w in have or exp & have) / len(words) if words else 0.0
         return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence)
