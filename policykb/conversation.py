@@ -78,6 +78,7 @@ EN_PREPOSITIONS = frozenset("about for on regarding concerning of to".split())
 EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 MAX_ELLIPSIS_CHARS = 24
+MAX_PHRASE = 8
 MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
 
 
@@ -234,22 +235,43 @@ def _texts(kb: Any) -> dict[str, str]:
     return {**texts, "": "\n".join(texts.values())}
 
 
+def _phrases(text: str, known: str) -> list[str]:
+    """Return the phrases of text that the knowledge base has, longest first at each place, frame words left out.
+
+    Matched against the printed text rather than cut by jieba, which splits 保证人要 into 保证/人要.
+    """
+    chunks, current = [], ""
+    for word in segment(text):
+        if CJK_RE.fullmatch(word[0]) and word not in FRAME_WORDS:
+            current += word
+        else:
+            chunks.append(current)
+            current = ""
+    chunks.append(current)
+    out = []
+    for chunk in chunks:
+        i = 0
+        while i < len(chunk) - 1:
+            j = next((j for j in range(min(len(chunk), i + MAX_PHRASE), i + 1, -1) if chunk[i:j] in known), 0)
+            if j:
+                out.append(chunk[i:j])
+            i = j or i + 1
+    return out
+
+
 def within_scope(text: str, doc_ids: Sequence[str], kb: Any) -> bool:
-    """Return True when most words of text that the knowledge base has occur in the scope's documents.
+    """Return True when most phrases of text that the knowledge base has occur in the scope's documents.
 
     A follow-up keeps the previous scope only while it speaks of what those documents speak of:
     那保证人要承担什么责任呢 after 在通知中… names a subject only the laws mention, so it is asked of
-    the whole knowledge base rather than answered "no provision" from the notice. Words are matched in
-    the text as printed, so jieba's cuts do not matter; half is enough because a follow-up may use one
-    word of its own (被宣告破产 where the regulation says 裁定破产).
+    the whole knowledge base rather than answered "no provision" from the notice.
     """
     if not doc_ids:
         return True
     texts = _texts(kb)
-    words = {w for w in segment(text) if len(w) > 1 and CJK_RE.search(w) and w not in FRAME_WORDS
-             and w in texts[""]}
-    inside = sum(1 for w in words if any(w in texts.get(d, "") for d in doc_ids))
-    return inside * 2 >= len(words)
+    phrases = _phrases(text, texts[""])
+    inside = sum(1 for p in phrases if any(p in texts.get(d, "") for d in doc_ids))
+    return inside * 2 > len(phrases) or not phrases
 
 
 def _language(text: str) -> str:
