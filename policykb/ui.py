@@ -73,6 +73,14 @@ element.addEventListener('click', (event) => {
 });
 """
 
+# The scope bar's chips: × removes one document from 检索范围, 全部文件 clears it.
+SCOPE_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('.pk-scope-remove');
+  if (button) { trigger('click', {scope: button.dataset.scope || ''}); }
+});
+"""
+
 CSS = """
 .pk-header h1 { margin: 0; font-size: 1.6rem; }
 .pk-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); }
@@ -131,6 +139,17 @@ mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 
 .pk-search-head { display: grid; gap: .2rem; margin-bottom: .6rem; }
 .pk-doc h3 { margin-top: 0; }
 .pk-meta th { text-align: left; padding-right: 1rem; color: var(--body-text-color-subdued); font-weight: 400; }
+.pk-scope-bar { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; font-size: .88rem; }
+.pk-scope-label { color: var(--body-text-color-subdued); }
+.pk-scope-chip { display: inline-flex; align-items: center; gap: .2rem; border-radius: 999px; padding: .1rem .25rem .1rem .6rem;
+  background: var(--color-accent-soft); border: 1px solid var(--color-accent); }
+.pk-scope-remove { border: none; background: none; cursor: pointer; padding: 0 .3rem; font-size: 1rem; line-height: 1;
+  color: var(--body-text-color-subdued); }
+.pk-scope-remove:hover { color: #dc2626; }
+.pk-scope-clear { font-size: .8rem; text-decoration: underline dotted; }
+.pk-scope-all { border: 1px dashed var(--border-color-primary); border-radius: 999px; padding: .1rem .6rem; }
+.pk-turn-scope { font-size: .8rem; color: var(--body-text-color-subdued); text-align: right; margin: -.2rem 0 .35rem; }
+.pk-turn-scope b { color: #1d4ed8; font-weight: 600; }
 .pk-doc-open { border: none; background: none; padding: 0; font: inherit; text-align: left; cursor: pointer;
   color: var(--color-accent); }
 .pk-doc-open:hover { text-decoration: underline; }
@@ -238,29 +257,54 @@ def panel_html(docs: Mapping[str, Document], data: Mapping[str, Any]) -> str:
 
 def document_choices(kb: KnowledgeBase) -> list[tuple[str, str]]:
     """Return (label, doc_id) pairs for the scope filter: short title and 文号 of each document."""
-    return [(d.title.removeprefix("中华人民共和国") + (f"（{d.doc_number}）" if d.doc_number else ""), d.doc_id)
+    return [(render.short_title(d.title) + (f"（{d.doc_number}）" if d.doc_number else ""), d.doc_id)
             for d in kb.index.documents]
+
+
+def turn_scope(kb: KnowledgeBase, question: str, chosen: Sequence[str]) -> dict | None:
+    """Return the scope a question was answered in: the 检索范围 chosen, or the one the question names.
+
+    {"source": "filter" | "question", "docs": [{"doc_id", "title"}]}; None for the whole knowledge base.
+    """
+    source, doc_ids = ("filter", list(chosen)) if chosen else ("question", kb.scope(question))
+    docs = [{"doc_id": d, "title": kb.docs[d].title} for d in doc_ids if d in kb.docs]
+    return {"source": source, "docs": docs} if docs else None
 
 
 def _chat_tab(ctx: UIContext) -> None:
     kb = ctx.kb
+    titles = {d.doc_id: d.title for d in kb.index.documents}
+
+    def answer_turn(question: str, mode: str, scope: Sequence[str]) -> dict:
+        """Answer one question; the turn is a JSON-serialisable dict: question, answer or error, scope."""
+        try:
+            answer = kb.ask(question, mode=mode, doc_ids=scope).to_dict()
+        except PolicyKBError as exc:
+            return {"question": str(question or "")[:ctx.settings.max_question_chars], "error": error_message(exc)}
+        return {"question": answer["question"], "answer": answer,
+                "scope": turn_scope(kb, answer["question"], scope)}
 
     def respond(question: str, history: list[dict] | None, mode: str, scope: list[str] | None = None):
-        history = list(history or [])
-        try:
-            answer = kb.ask(question, mode=mode, doc_ids=scope or ()).to_dict()
-            turn = {"question": answer["question"], "answer": answer}
-        except PolicyKBError as exc:
-            turn = {"question": str(question or "")[:ctx.settings.max_question_chars], "error": error_message(exc)}
-        history = (history + [turn])[-MAX_TURNS:]
+        turn = answer_turn(question, mode, [d for d in scope or () if d in kb.docs])
+        history = (list(history or []) + [turn])[-MAX_TURNS:]
         return "", history, render.transcript_html(history), turn["question"], mode
 
     def clear():
         return [], render.transcript_html([])
 
+    def show_scope(scope: list[str] | None) -> str:
+        return render.scope_bar_html([(d, titles[d]) for d in scope or () if d in titles], len(titles))
+
+    def remove_scope(scope: list[str] | None, evt: gr.EventData):
+        data = evt._data if isinstance(evt._data, dict) else {}
+        drop = data.get("scope")
+        kept = [] if drop == "*" else [d for d in scope or () if d != drop]
+        return kept, show_scope(kept)
+
     gr.HTML(render.dense_banner_html(kb.dense_available, kb.dense_error), visible=not kb.dense_available,
             elem_id="pk-fallback")
     history = gr.State([])
+    scope_bar = gr.HTML(show_scope([]), js_on_load=SCOPE_JS, elem_id="pk-scope-bar")
     transcript = ctx.clickable(render.transcript_html([]), elem_id="pk-transcript", container=True,
                                min_height=320, max_height=640, autoscroll=True, padding=True)
     with gr.Row(equal_height=True):
@@ -271,12 +315,14 @@ def _chat_tab(ctx: UIContext) -> None:
         clear_btn = gr.Button("清空对话", scale=1, min_width=90)
     with gr.Row(equal_height=True):
         mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", elem_id="pk-mode", scale=1)
-        scope = gr.Dropdown(document_choices(kb), value=[], multiselect=True, label="检索范围（不选＝全部文件）",
-                            elem_id="pk-scope", scale=2)
+        scope = gr.Dropdown(document_choices(kb), value=[], multiselect=True, filterable=True,
+                            label="检索范围（不选＝全部文件；可输入简称筛选）", elem_id="pk-scope", scale=2)
     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
     gr.on([send.click, question.submit], respond, [question, history, mode, scope],
           [question, history, transcript, ctx.details["question"], ctx.details["mode"]],
           api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY)
+    scope.change(show_scope, scope, scope_bar, api_visibility="private", queue=False)
+    scope_bar.click(remove_scope, scope, [scope, scope_bar], api_visibility="private", queue=False)
     clear_btn.click(clear, None, [history, transcript], api_visibility="private", queue=False)
 
 
@@ -347,9 +393,11 @@ def _docs_tab(ctx: UIContext) -> None:
         pick = gr.Dropdown(document_choices(kb), value=first, label="查看文件", elem_id="pk-doc-pick", scale=2)
     results = gr.HTML(find(""), js_on_load=CLICK_JS, elem_id="pk-doc-results", max_height=360, container=True)
     viewer = ctx.clickable(show(first), elem_id="pk-doc-view", padding=True)
-    query.input(find, query, results, api_visibility="private", queue=False, trigger_mode="always_last")
+    # .change, not .input: gradio 6.31's Textbox did not send .input for typed or pasted text here.
+    query.change(find, query, results, api_visibility="private", queue=False, trigger_mode="always_last")
     query.submit(find, query, results, api_visibility="private", queue=False)
-    results.click(open_doc, None, [pick, viewer], api_visibility="private", queue=False)
+    for block in (results, viewer):  # the viewer's 效力状态 names the document that replaced it
+        block.click(open_doc, None, [pick, viewer], api_visibility="private", queue=False)
     pick.input(show, pick, viewer, api_visibility="private", queue=False)
     gr.HTML('<h3>被引用的文件</h3><p class="pk-hint">通知中按标题引用的行动方案等文件。标为“仅被引用”的文件全文'
             '尚未收录，回答只能引用本通知中提到它们的条款。</p>')
@@ -368,6 +416,8 @@ def build_app(kb: KnowledgeBase, settings: Settings,
 
     def open_section(evt: gr.EventData):
         data = evt._data if isinstance(evt._data, dict) else {}
+        if "section" not in data:  # a click meant for another handler (a document to open)
+            return gr.skip(), gr.skip()
         return panel_html(kb.docs, data), gr.Sidebar(open=True)
 
     def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None) -> dict:

@@ -43,11 +43,13 @@ def short_cite(cite: str, doc_title: str, doc_number: str) -> str:
     return cite[len(prefix):] if cite.startswith(prefix) and len(cite) > len(prefix) else cite
 
 
-def section_chip(section_id: str, label: str, quote: str = "", title: str = "") -> str:
-    """Return a clickable chip that opens a section in the side panel."""
+def section_chip(section_id: str, label: str, quote: str = "", title: str = "", cite: str = "",
+                 paragraph: int = 0) -> str:
+    """Return a clickable chip that opens a section in the side panel (with the citation's cite and 款)."""
     hint = f"{label} {title}".strip()
+    extra = (f' data-cite="{esc(cite)}"' if cite else "") + (f' data-paragraph="{paragraph}"' if paragraph else "")
     return (f'<button type="button" class="pk-chip" data-section="{esc(section_id)}" '
-            f'data-quote="{esc(quote)}" title="查看条款全文：{esc(hint)}">{esc(label)}'
+            f'data-quote="{esc(quote)}"{extra} title="查看条款全文：{esc(hint)}">{esc(label)}'
             + (f'<span class="pk-chip-title">{esc(title)}</span>' if title else "") + "</button>")
 
 
@@ -64,8 +66,9 @@ def notices_html(notices: Iterable[str]) -> str:
 def _citation_card(c: Mapping[str, Any]) -> str:
     section_id = f"{c['doc_id']}#{c['section_no']}"
     label = short_cite(c["cite"], c["doc_title"], c["doc_number"])
+    chip = section_chip(section_id, label, c["quote"], c["section_title"], c["cite"], c.get("paragraph", 0))
     return ('<div class="pk-cite">'
-            f'<div class="pk-cite-head">{section_chip(section_id, label, c["quote"], c["section_title"])}'
+            f'<div class="pk-cite-head">{chip}'
             f'{copy_button(copy_text(c["cite"], c["quote"]))}</div>'
             f'<blockquote class="pk-quote">“{esc(c["quote"])}”</blockquote>'
             f'<div class="pk-cite-line">{esc(c["cite"])}</div></div>')
@@ -96,6 +99,33 @@ def error_html(message: str) -> str:
     return f'<div class="pk-a pk-error" role="alert">{esc(message)}</div>'
 
 
+def short_title(title: str) -> str:
+    """Return a document's title as staff say it: without 中华人民共和国."""
+    return title.removeprefix("中华人民共和国")
+
+
+def scope_bar_html(chosen: Sequence[tuple[str, str]], total: int) -> str:
+    """Render the active 检索范围 above the transcript: one removable chip per chosen document."""
+    if not chosen:
+        return (f'<div class="pk-scope-bar"><span class="pk-scope-label">检索范围：</span>'
+                f'<span class="pk-scope-all">全部文件（{total} 份）</span></div>')
+    chips = "".join(f'<span class="pk-scope-chip" data-doc="{esc(doc_id)}">《{esc(short_title(title))}》'
+                    f'<button type="button" class="pk-scope-remove" data-scope="{esc(doc_id)}" '
+                    f'title="从检索范围中移除" aria-label="移除《{esc(short_title(title))}》">×</button></span>'
+                    for doc_id, title in chosen)
+    return (f'<div class="pk-scope-bar"><span class="pk-scope-label">检索范围（{len(chosen)}/{total}）：</span>{chips}'
+            '<button type="button" class="pk-scope-remove pk-scope-clear" data-scope="*">清除，检索全部文件</button></div>')
+
+
+def turn_scope_html(scope: Mapping[str, Any] | None) -> str:
+    """Render the scope one question was answered in: chosen in 检索范围, or named in the question."""
+    if not scope or not scope.get("docs"):
+        return ""
+    names = "、".join(f"《{esc(short_title(d['title']))}》" for d in scope["docs"])
+    how = "问题中指明，仅在其中检索" if scope.get("source") == "question" else "已选检索范围"
+    return f'<div class="pk-turn-scope" data-source="{esc(scope.get("source", ""))}">{how}：<b>{names}</b></div>'
+
+
 def transcript_html(turns: Sequence[Mapping[str, Any]]) -> str:
     """Render the whole conversation, oldest first; an empty chat shows a short guide."""
     if not turns:
@@ -105,7 +135,8 @@ def transcript_html(turns: Sequence[Mapping[str, Any]]) -> str:
     for turn in turns:
         reply = answer_html(turn["answer"]) if "answer" in turn else error_html(turn["error"])
         out.append(f'<div class="pk-turn"><div class="pk-q"><span class="pk-role">问</span>'
-                   f'<div class="pk-bubble">{esc(turn["question"])}</div></div>{reply}</div>')
+                   f'<div class="pk-bubble">{esc(turn["question"])}</div></div>'
+                   f'{turn_scope_html(turn.get("scope"))}{reply}</div>')
     return "".join(out)
 
 
@@ -205,7 +236,9 @@ def _superseding(doc: Document, documents: Mapping[str, Document], anchor: bool)
     if newer is None:
         return esc(doc.superseded_by)
     title = f"《{esc(newer.title)}》"
-    return f'<a href="#pk-article-{esc(newer.doc_id)}">{title}</a>' if anchor else title
+    # In the 文件 tab one document is shown at a time: the button opens the newer one there.
+    return (f'<button type="button" class="pk-doc-open" data-doc="{esc(newer.doc_id)}">{title}</button>'
+            if anchor else title)
 
 
 def status_html(doc: Document, documents: Mapping[str, Document] | None = None, anchor: bool = False) -> str:

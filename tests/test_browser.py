@@ -1,4 +1,4 @@
-"""The chat app in Debian's headless chromium: answers, side panel, abstention, XSS, tabs, no outside requests."""
+"""The chat app in Debian's headless chromium: answers, side panel (path, 款, links), scopes, documents search, title, no outside requests."""
 from __future__ import annotations
 
 import dataclasses
@@ -54,19 +54,58 @@ def browser():
         instance.close()
 
 
-@pytest.fixture()
-def page(browser, server):
-    """A fresh page on the app that records every request and every dialog."""
+def open_page(browser, url: str):
+    """Return a fresh page on the app that records every request and dialog and stops any leaving the machine.
+
+    Every request is routed: one to a host other than 127.0.0.1/localhost is recorded in
+    page.outside and aborted, so a test neither waits on the internet nor passes by luck.
+    """
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
     page = context.new_page()
-    page.requests, page.dialogs = [], []
+    page.requests, page.dialogs, page.outside = [], [], []
+
+    def route(route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            page.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(server)
+    page.goto(url)
     page.wait_for_selector("#pk-question textarea", timeout=WAIT)
+    return page
+
+
+@pytest.fixture()
+def page(browser, server):
+    """A fresh page on the notice's app (see open_page)."""
+    page = open_page(browser, server)
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def laws_server(laws_env):
+    """The app over the notice plus five laws (added with `policykb add`), on a free loopback port."""
+    from policykb.kb import KnowledgeBase
+    from tests.conftest import make_settings
+    settings = make_settings(Path(laws_env["POLICYKB_CORPUS_DIR"]), Path(laws_env["POLICYKB_INDEX_DIR"]), port=0)
+    app, url = ui.start(KnowledgeBase.open(settings), settings)
+    yield url
+    app.close()
+
+
+@pytest.fixture()
+def laws_page(browser, laws_server):
+    """A fresh page on the laws app (see open_page)."""
+    page = open_page(browser, laws_server)
+    yield page
+    page.context.close()
 
 
 def ask(page, question: str, turn: int):
@@ -89,7 +128,7 @@ def assert_all_requests_local(page) -> None:
     outside = [url for url in page.requests
                if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).hostname not in LOCAL_HOSTS]
     assert page.requests, "the page made no requests at all; the recorder is not working"
-    assert outside == [], f"requests left the machine: {outside}"
+    assert outside == [] and page.outside == [], f"requests left the machine: {outside or page.outside}"
 
 
 def test_answer_citation_opens_the_section_with_the_quote_highlighted(page, kb):
@@ -168,13 +207,13 @@ def test_retrieval_details_and_mode_switch(page):
 def test_documents_tab_shows_metadata_sections_and_plans(page, kb):
     doc = kb.docs[NOTICE_ID]
     page.get_by_role("tab", name="文件").click()
-    article = page.locator(f"#pk-doc-{NOTICE_ID} article")
+    article = page.locator(f"#pk-doc-view #pk-article-{NOTICE_ID}")
     article.wait_for(timeout=WAIT)
     text = article.inner_text()
     for value in (doc.doc_number, doc.issuer, doc.date):
         assert value in text
     assert article.locator("section.pk-doc-sec").count() == len(doc.sections)
-    page.locator(f"#pk-doc-{NOTICE_ID} .pk-toc a").nth(2).click()
+    page.locator("#pk-doc-view .pk-toc a").nth(2).click()
     assert page.evaluate("location.hash") == f"#pk-sec-{NOTICE_ID}-2"
     plans = page.locator("#pk-references").inner_text()
     assert plans.count("全文未收录") == sum(1 for r in kb.index.references if not r.resolved_doc_id)
@@ -223,4 +262,87 @@ def test_training_tab_cards_quiz_feedback_score_and_review(page, kb):
     assert "错题回顾" in result.inner_text() and items[1].explanation in result.inner_text()
     screenshot(page, "training.png")
     assert not page.dialogs
+    assert_all_requests_local(page)
+
+
+def test_page_title_and_preview_tags_name_the_product(page):
+    from policykb.ui_page import PRODUCT
+    assert page.title() == PRODUCT
+    for selector in ('meta[property="og:title"]', 'meta[name="twitter:title"]'):
+        assert page.locator(selector).get_attribute("content") == PRODUCT
+    image = page.locator('meta[property="og:image"]').get_attribute("content")
+    assert urlsplit(page.evaluate("(src) => new URL(src, document.baseURI).href", image)).hostname in LOCAL_HOSTS
+    assert_all_requests_local(page)
+
+
+def choose_scope(page, name: str) -> None:
+    """Pick a document in the 检索范围 dropdown by typing part of its name."""
+    page.click("#pk-scope input")
+    page.keyboard.type(name)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def test_scope_chips_restrict_the_question_and_come_off(laws_page):
+    page = laws_page
+    bar = page.locator("#pk-scope-bar")
+    assert "全部文件（6 份）" in bar.inner_text()
+    choose_scope(page, "商业银行法")
+    chip = bar.locator(".pk-scope-chip")
+    chip.first.wait_for(timeout=WAIT)
+    assert chip.count() == 1 and "《商业银行法》" in chip.first.inner_text()
+    reply = ask(page, "贷款利率", 1)
+    scope = page.locator("#pk-transcript .pk-turn").nth(0).locator(".pk-turn-scope")
+    assert scope.get_attribute("data-source") == "filter" and "商业银行法" in scope.inner_text()
+    assert all(c.get_attribute("data-section").startswith("shangyeyinhangfa#")
+               for c in reply.locator(".pk-cite .pk-chip").all())
+
+    chip.first.locator(".pk-scope-remove").click()
+    page.wait_for_function("document.querySelector('#pk-scope-bar').innerText.includes('全部文件')", timeout=WAIT)
+    assert page.locator("#pk-scope .token, #pk-scope [class*=token]").count() == 0
+
+    # A question that names its own document is answered within it, and says so.
+    ask(page, "在民法典里，保证合同无效后保证人承担什么责任", 2)
+    own = page.locator("#pk-transcript .pk-turn").nth(1).locator(".pk-turn-scope")
+    assert own.get_attribute("data-source") == "question" and "《民法典》" in own.inner_text()
+    screenshot(page, "chat_scope.png")
+    assert_all_requests_local(page)
+
+
+def test_side_panel_shows_the_path_marks_the_paragraph_and_follows_links(laws_page):
+    page = laws_page
+    reply = ask(page, "民法典第六百八十五条第二款", 1)
+    reply.locator(".pk-cite .pk-chip").first.click()
+    panel = page.locator("#pk-panel .pk-panel")
+    page.locator('#pk-panel .pk-panel[data-section="minfadian#第六百八十五条"]').wait_for(timeout=WAIT)
+    assert panel.locator(".pk-crumb").all_inner_texts() == ["第三编 合同", "第二分编 典型合同", "第十三章 保证合同",
+                                                           "第一节 一般规定"]
+    marked = panel.locator(".pk-para-hl")
+    assert marked.count() == 1 and marked.get_attribute("data-paragraph") == "2"
+    assert marked.locator(".pk-para-no").inner_text() == "第二款"
+    assert marked.locator("mark.pk-hl").first.is_visible()
+    assert "第二款" in panel.locator(".pk-panel-cite").inner_text()
+    screenshot(page, "panel_paragraph.png")
+
+    # A reference to another document opens that article, with its own path.
+    reply = ask(page, "担保制度解释第七条", 2)
+    reply.locator(".pk-cite .pk-chip").first.click()
+    link = page.locator('#pk-panel .pk-link[data-section="minfadian#第六十一条"]')
+    link.wait_for(timeout=WAIT)
+    link.click()
+    page.locator('#pk-panel .pk-panel[data-section="minfadian#第六十一条"]').wait_for(timeout=WAIT)
+    assert page.locator("#pk-panel .pk-crumb").first.inner_text() == "第一编 总则"
+    assert_all_requests_local(page)
+
+
+def test_documents_search_finds_a_law_by_its_informal_name(laws_page):
+    page = laws_page
+    page.get_by_role("tab", name="文件").click()
+    page.fill("#pk-doc-search textarea, #pk-doc-search input", "商行法")
+    rows = page.locator("#pk-doc-results tbody tr")
+    page.wait_for_function("document.querySelectorAll('#pk-doc-results tbody tr').length === 1", timeout=WAIT)
+    assert "全国人民代表大会常务委员会" in rows.first.inner_text()
+    rows.first.locator(".pk-doc-open").click()
+    page.locator("#pk-doc-view #pk-article-shangyeyinhangfa").wait_for(timeout=WAIT)
+    assert "中华人民共和国商业银行法" in page.locator("#pk-doc-view h3").first.inner_text()
     assert_all_requests_local(page)

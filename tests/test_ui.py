@@ -380,8 +380,8 @@ def test_documents_tab_names_dates_and_what_replaced_a_document(laws):
     assert html.count(ui_render.esc(code.section("第六百八十六条").chapter)) == 1  # contents; crumbs above text
     gone = dataclasses.replace(laws["shangyeyinhangfa"], status="已被替代", superseded_by="minfadian")
     rows = dict(re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", ui_render.document_html(gone, {}, laws)))
-    assert rows["效力状态"] == ('<span class="pk-status pk-status-ref">已被替代（由<a href="#pk-article-minfadian">'
-                            '《中华人民共和国民法典》</a>替代）</span>')
+    assert rows["效力状态"] == ('<span class="pk-status pk-status-ref">已被替代（由<button type="button" '
+                            'class="pk-doc-open" data-doc="minfadian">《中华人民共和国民法典》</button>替代）</span>')
 
 
 def test_settings_panel_hides_the_password(built_settings):
@@ -477,3 +477,21 @@ def test_document_list_shows_metadata_and_opens_each_document(kb, laws):
         assert ui_render.esc(value) in row
     assert "找到 1 份文件（共 4 份）" in ui_render.document_list_html(documents[:1], 4, "通知")
     assert "没有找到与“&lt;img" in ui_render.document_list_html([], 4, XSS)
+
+
+def test_scope_bar_shows_removable_chips_or_all_documents():
+    assert "全部文件（23 份）" in ui_render.scope_bar_html([], 23)
+    html = ui_render.scope_bar_html([("minfadian", "中华人民共和国民法典"), ("x", XSS)], 23)
+    assert "检索范围（2/23）" in html and "《民法典》" in html and "<img" not in html
+    assert re.findall(r'class="pk-scope-remove[^"]*" data-scope="([^"]*)"', html) == ["minfadian", "x", "*"]
+
+
+def test_a_turn_names_the_scope_the_question_set_or_the_filter_chose(kb, built_settings):
+    question = "在通知中，续贷有什么要求"
+    own = ui.turn_scope(kb, question, [])
+    assert own == {"source": "question", "docs": [{"doc_id": NOTICE_ID, "title": kb.docs[NOTICE_ID].title}]}
+    assert ui.turn_scope(kb, "续贷有什么要求", []) is None
+    assert ui.turn_scope(kb, "续贷有什么要求", [NOTICE_ID])["source"] == "filter"
+    html = ui_render.transcript_html([{"question": question, "answer": kb.ask(question).to_dict(), "scope": own}])
+    assert '<div class="pk-turn-scope" data-source="question">问题中指明，仅在其中检索：<b>《上海银保监局' in html
+    assert "已选检索范围" in ui_render.turn_scope_html(ui.turn_scope(kb, "续贷", [NOTICE_ID]))
