@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from policykb.config import load_settings  # noqa: E402
 from policykb.evaluate import expected_ids, load_questions  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
-from policykb.rerank import DATA, FEATURES, META_FILE, MODEL_FILE, top_margin  # noqa: E402
+from policykb.rerank import CALIBRATION_INPUTS, DATA, FEATURES, META_FILE, MODEL_FILE, Candidates, evidence_of  # noqa: E402
 
 TRAIN_SETS = ("eval/stard/stard-finance-dev.jsonl", "eval/questions.jsonl")
 FOLDS = 5
@@ -85,13 +85,14 @@ def figures(rows: list[dict], scores: list[np.ndarray]) -> dict[str, dict[str, f
 
 
 def calibrate(rows: list[dict], scores: list[np.ndarray]) -> tuple[dict[str, float], list[tuple[float, float]]]:
-    """Fit P(top hit answers) = σ(a·top + b·margin + c) on out-of-fold scores; unanswerable → 0."""
+    """Fit P(top hit answers) = σ(w·evidence + c) on out-of-fold scores; unanswerable → 0."""
     from sklearn.linear_model import LogisticRegression
 
     X, y = [], []
     for r, s in zip(rows, scores):
-        X.append(top_margin(s))
-        y.append(int(r["answerable"] and len(s) > 0 and bool(r["y"][int(np.argmax(s))])))
+        ev = evidence_of(s, Candidates(r["ids"], r["X"]))
+        X.append([ev.get(k, 0.0) for k in CALIBRATION_INPUTS])
+        y.append(int(r["answerable"] and len(s) > 0 and bool(r["y"][int(np.lexsort((np.arange(len(s)), -s))[0])])))
     lr = LogisticRegression(C=1.0).fit(np.array(X), np.array(y))
     p = lr.predict_proba(np.array(X))[:, 1]
     curve = []
@@ -99,7 +100,7 @@ def calibrate(rows: list[dict], scores: list[np.ndarray]) -> tuple[dict[str, flo
         n = max(1, int(round(keep * len(p))))
         top = np.argsort(-p, kind="stable")[:n]
         curve.append((round(float(keep), 2), round(float(np.mean([y[i] for i in top])), 3)))
-    return {"top": float(lr.coef_[0][0]), "margin": float(lr.coef_[0][1]), "bias": float(lr.intercept_[0])}, curve
+    return {**{k: float(w) for k, w in zip(CALIBRATION_INPUTS, lr.coef_[0])}, "bias": float(lr.intercept_[0])}, curve
 
 
 def main(argv: list[str] | None = None) -> int:

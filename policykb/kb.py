@@ -174,7 +174,7 @@ class KnowledgeBase:
         if ranker is not None:
             candidates = self._candidates(found, terms)
             scores = ranker.score(candidates)
-            confidence = round(ranker.confidence(scores), 4)
+            confidence = round(ranker.confidence(scores, candidates), 4)
             fused = {h.section_id: h for h in found.fused}
             order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
             hits = [Hit(sid, round(s, 4), fused[sid].ranks, {**fused[sid].scores, "ranker": round(s, 4)})

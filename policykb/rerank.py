@@ -156,23 +156,30 @@ class Ranker:
         with _LOCK:  # a Booster's predict is not documented as thread-safe
             return self.booster.predict(candidates.features, num_threads=1)
 
-    def confidence(self, scores: np.ndarray) -> float:
+    def confidence(self, scores: np.ndarray, candidates: Candidates) -> float:
         """Return the calibrated probability that the top candidate answers the question."""
-        return confidence_from(scores, self.meta.get("calibration", {}))
+        return confidence_from(evidence_of(scores, candidates), self.meta.get("calibration", {}))
 
 
-def top_margin(scores: np.ndarray) -> tuple[float, float]:
-    """Return the best score and its margin over the second best."""
+CALIBRATION_INPUTS = ("top", "margin", "coverage", "dense")
+
+
+def evidence_of(scores: np.ndarray, candidates: Candidates) -> dict[str, float]:
+    """Return what the confidence is calibrated on: the best ranker score, its margin over the
+    second, and the top candidate's own term coverage and cosine (absolute evidence, so that a
+    small knowledge base's wide margins alone do not make a one-word match look certain)."""
     if not len(scores):
-        return 0.0, 0.0
-    top = np.sort(scores)[::-1]
-    return float(top[0]), float(top[0] - top[1]) if len(top) > 1 else 0.0
+        return {}
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    best = candidates.features[order[0]]
+    margin = float(scores[order[0]] - scores[order[1]]) if len(scores) > 1 else 0.0
+    return {"top": float(scores[order[0]]), "margin": margin, "coverage": float(best[FEATURES.index("coverage")]),
+            "dense": float(best[FEATURES.index("dense_score")])}
 
 
-def confidence_from(scores: np.ndarray, calibration: Mapping[str, float]) -> float:
-    """Apply a logistic calibration (a·top + b·margin + c) to a candidate list's scores."""
-    if not len(scores) or not calibration:
+def confidence_from(evidence: Mapping[str, float], calibration: Mapping[str, float]) -> float:
+    """Apply the logistic calibration (weights per input plus a bias) to a question's evidence."""
+    if not evidence or not calibration:
         return 0.0
-    top, margin = top_margin(scores)
-    z = calibration["top"] * top + calibration["margin"] * margin + calibration["bias"]
+    z = calibration["bias"] + sum(calibration[k] * evidence[k] for k in CALIBRATION_INPUTS)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

@@ -93,6 +93,15 @@ def laws_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return env
 
 
+@pytest.fixture(scope="session")
+def laws_kb(laws_env: dict):
+    """The KnowledgeBase of laws_env, opened in this process."""
+    from policykb.config import load_settings
+    from policykb.kb import KnowledgeBase
+    return KnowledgeBase.open(load_settings({"corpus_dir": laws_env["POLICYKB_CORPUS_DIR"],
+                                             "index_dir": laws_env["POLICYKB_INDEX_DIR"]}))
+
+
 def free_port() -> int:
     """Return a free TCP port on the loopback interface."""
     import socket

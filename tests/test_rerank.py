@@ -1,0 +1,81 @@
+"""The learned ranker, its confidence, and English questions translated through the dictionary."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from policykb.bilingual import english_words, reverse_dictionary, translate
+from policykb.kb import KnowledgeBase
+from policykb.rerank import FEATURES, Ranker, confidence_from, document_kind
+
+
+def test_the_packaged_ranker_loads_and_matches_the_features() -> None:
+    ranker = Ranker.load()
+    assert ranker is not None, "policykb/data/ranker.txt is missing or stale: run eval/train_ranker.py"
+    assert tuple(ranker.meta["features"]) == FEATURES
+    assert ranker.booster.num_feature() == len(FEATURES)
+    # The model holds weights over generic features only: no question text, no section ids.
+    text = (ranker.meta["trained_on"], ranker.booster.model_to_string())
+    assert "#第" not in text[1] and "？" not in text[1]
+
+
+def test_a_stale_ranker_is_refused() -> None:
+    ranker = Ranker.load()
+    with pytest.raises(ValueError, match="other features"):
+        Ranker(ranker.booster.model_to_string(), {**ranker.meta, "features": list(FEATURES[:-1])})
+
+
+def test_confidence_is_a_probability_that_grows_with_the_margin() -> None:
+    cal = {"top": 1.0, "margin": 1.0, "coverage": 1.0, "dense": 1.0, "bias": -2.0}
+    low = confidence_from({"top": 0.5, "margin": 0.1, "coverage": 0.2, "dense": 0.8}, cal)
+    high = confidence_from({"top": 3.0, "margin": 2.6, "coverage": 0.2, "dense": 0.8}, cal)
+    assert 0.0 < low < high < 1.0
+    assert confidence_from({}, cal) == 0.0
+
+
+def test_document_kinds() -> None:
+    assert document_kind("中华人民共和国民法典") != document_kind("最高人民法院关于审理民间借贷案件适用法律若干问题的规定")
+    assert document_kind("存款保险条例") != document_kind("中华人民共和国商业银行法")
+
+
+def test_hybrid_search_is_ordered_by_the_ranker_and_carries_a_confidence(kb: KnowledgeBase) -> None:
+    result = kb.search("续贷有什么要求？", k=5)
+    assert result.confidence is not None and 0.0 <= result.confidence <= 1.0
+    assert all("ranker" in h.scores for h in result.hits)
+    scores = [h.scores["ranker"] for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    answer = kb.ask("续贷有什么要求？")
+    assert answer.confidence == result.confidence and not answer.abstained
+    cands = kb.candidates("续贷有什么要求？")
+    assert cands.features.shape == (len(cands.ids), len(FEATURES))
+    assert set(h.section_id for h in result.hits) <= set(cands.ids)
+
+
+def test_without_the_ranker_hybrid_fuses_and_has_no_confidence(kb: KnowledgeBase) -> None:
+    plain = dataclasses.replace(kb.settings, ranker=False)
+    other = KnowledgeBase(plain, kb.index, kb.embedder)
+    result = other.search("续贷有什么要求？")
+    assert other.ranker is None and result.confidence is None
+    assert all("ranker" not in h.scores for h in result.hits)
+    assert other.ask("续贷有什么要求？").citations[0].section_no == kb.ask("续贷有什么要求？").citations[0].section_no
+
+
+def test_an_out_of_scope_question_abstains_with_low_confidence(kb: KnowledgeBase) -> None:
+    # Answered from the one word 申请 before the ranker's confidence decided.
+    answer = kb.ask("如何申请信用卡？")
+    assert answer.abstained and answer.confidence is not None and answer.confidence < 0.5
+
+
+def test_english_words_map_to_the_corpus_own_words() -> None:
+    vocabulary = {"保证", "担保", "抵押", "借款", "利息", "保险", "账户"}
+    idf = {w: 1.0 for w in vocabulary}
+    got = translate("Is a guarantee needed? What about collateral and interest?", vocabulary, idf)
+    assert "抵押" in got["collateral"] and "利息" in got["interest"] and "保证" in got["guarantee"]
+    assert got["collateral"] == ["抵押"] and translate("collateral", vocabulary, idf, full_only=True) == {
+        "collateral": []}  # "to put up collateral" is a loose translation, not the whole gloss
+    assert english_words("The borrowers' loans") == ["borrower", "loan", "borrower loan"]
+    assert translate("无英文", vocabulary, idf) == {}
+    # Only words of the vocabulary are ever returned.
+    assert all(w in vocabulary for words in reverse_dictionary(vocabulary).values() for _, w in words)
