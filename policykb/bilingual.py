@@ -41,7 +41,7 @@ def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float,
     A word glossed in few words ("guarantee") weighs more than one mentioned in
     a long gloss; the map is built once per vocabulary (about 3 s) and cached.
     """
-    vocab = frozenset(vocabulary)
+    vocab = vocabulary if isinstance(vocabulary, frozenset) else frozenset(vocabulary)
     with _LOCK:
         if vocab in _CACHE:
             return _CACHE[vocab]

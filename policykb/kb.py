@@ -99,6 +99,7 @@ class KnowledgeBase:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._section_docs = np.array([sid.split("#", 1)[0] for sid in index.section_ids])
         self._layout: dict[str, Layout] | None = None
+        self._vocabulary = frozenset(self._idf)  # one object, so the dictionary's cache finds it at once
         self.ranker = Ranker.load() if settings.ranker else None
 
     @classmethod
@@ -183,17 +184,16 @@ class KnowledgeBase:
             hits = found.fused[:max(k, 3)]
         else:
             hits = single(mode, found.rankings[mode], limit=max(k, 3))
-        span_sims = found.span_sims
         distinct = list(dict.fromkeys(terms))
         matched = {h.section_id: matched_terms(distinct, self._tokens.get(h.section_id, ())) for h in hits}
         return SearchResult(question, mode, tuple(hits[:k]) if k else tuple(hits), tuple(distinct),
-                            matched, span_sims, tuple(notices), confidence)
+                            matched, found.span_sims, tuple(notices), confidence)
 
     def _translations(self, question: str, full_only: bool = False) -> dict[str, list[str]]:
         """Return the corpus words the dictionary gives for each English word of a question."""
         if not ENGLISH_RE.search(question):
             return {}
-        return translate(question, self._idf.keys(), self._idf, full_only)
+        return translate(question, self._vocabulary, self._idf, full_only)
 
     def _terms(self, question: str) -> list[str]:
         """Return a question's search terms: its tokens, glossary terms and translated English words."""
