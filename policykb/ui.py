@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import socket
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 import gradio as gr
@@ -12,9 +16,11 @@ from policykb import ui_page
 from policykb import ui_render as render
 from policykb.answer import format_cite
 from policykb.config import MODES, Settings
+from policykb.conversation import Conversation, new_state
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.kb import KnowledgeBase
 from policykb.lookup import find_documents
+from policykb.memo import unique_citations, write_memo
 from policykb.parse import Document
 
 TITLE = "政策知识库"
@@ -26,6 +32,8 @@ EXAMPLES = ["续贷有什么要求？", "普惠贷款余额的目标是多少？
             "What does the notice say about green finance?", "知识产权质押融资 IP pledge financing 有什么安排？"]
 MODE_CHOICES = [(f"{render.MODE_LABELS[m]} {m}", m) for m in MODES]
 EMPTY_QUESTION = "请输入问题，例如：续贷有什么要求？"
+EMPTY_MEMO = "本次对话还没有引用条款，没有可导出的备忘录；先提问，回答引用的条款会列入备忘录。"
+MEMO_NAME = "policykb-memo"  # the downloaded file's name, .md or .docx
 # System fonts only: the theme must not pull web fonts, so the page works without internet.
 # Noto Sans CJK (fonts-noto-cjk) on Linux, PingFang / YaHei on staff desktops.
 SANS = ["Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", "system-ui", "sans-serif"]
@@ -149,6 +157,7 @@ mark.pk-hl { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 
 .pk-scope-clear { font-size: .8rem; text-decoration: underline dotted; }
 .pk-scope-all { border: 1px dashed var(--border-color-primary); border-radius: 999px; padding: .1rem .6rem; }
 .pk-turn-scope { font-size: .8rem; color: var(--body-text-color-subdued); text-align: right; margin: -.2rem 0 .35rem; }
+.pk-understood { font-size: .85rem; color: var(--body-text-color-subdued); text-align: right; margin: -.2rem 0 .35rem; }
 .pk-turn-scope b { color: #1d4ed8; font-weight: 600; }
 .pk-doc-open { border: none; background: none; padding: 0; font: inherit; text-align: left; cursor: pointer;
   color: var(--color-accent); }
@@ -261,36 +270,107 @@ def document_choices(kb: KnowledgeBase) -> list[tuple[str, str]]:
             for d in kb.index.documents]
 
 
-def turn_scope(kb: KnowledgeBase, question: str, chosen: Sequence[str]) -> dict | None:
-    """Return the scope a question was answered in: the 检索范围 chosen, or the one the question names.
+def turn_scope(kb: KnowledgeBase, question: str, chosen: Sequence[str], carried: Sequence[str] = ()) -> dict | None:
+    """Return the scope a question was answered in: the 检索范围 chosen, the one the question names,
+    or the one a follow-up carried over from the previous turn.
 
-    {"source": "filter" | "question", "docs": [{"doc_id", "title"}]}; None for the whole knowledge base.
+    {"source": "filter" | "question" | "context", "docs": [{"doc_id", "title"}]}; None for the whole knowledge base.
     """
-    source, doc_ids = ("filter", list(chosen)) if chosen else ("question", kb.scope(question))
+    if chosen:
+        source, doc_ids = "filter", list(chosen)
+    else:
+        source, doc_ids = "question", kb.scope(question)
+        if not doc_ids and carried:
+            source, doc_ids = "context", list(carried)
     docs = [{"doc_id": d, "title": kb.docs[d].title} for d in doc_ids if d in kb.docs]
     return {"source": source, "docs": docs} if docs else None
+
+
+def chat_turn(kb: KnowledgeBase, message: str, mode: str, scope: Sequence[str], state: Mapping[str, Any] | None,
+              max_chars: int = 0) -> tuple[dict, dict]:
+    """Answer a chat message in the context of the conversation so far; return (turn, next state).
+
+    The turn is a JSON-serialisable dict: question (as typed), answer or error, scope, and
+    understood (the self-contained question, when the message was rewritten as a follow-up).
+    A message that fails leaves the state as it was.
+
+    Args:
+        scope: the 检索范围 chosen; it overrides any scope a follow-up carries over.
+        state: the conversation state (`conversation.new_state()` or None for a new conversation).
+        max_chars: shorten the question shown for an error to this many characters (0: as typed).
+    """
+    state = json.loads(json.dumps(state)) if state else new_state()  # never share the caller's lists
+    conversation = Conversation(kb, state)
+    try:
+        turn = conversation.ask(message, mode=mode, doc_ids=scope)
+    except PolicyKBError as exc:
+        text = str(message or "")
+        return {"question": text[:max_chars] if max_chars else text, "error": error_message(exc)}, state
+    answer = turn.answer.to_dict()
+    rewritten = bool(turn.resolved.understood)
+    return ({"question": turn.message if rewritten else answer["question"], "answer": answer,
+             "understood": turn.resolved.understood, "kind": turn.resolved.kind,
+             "scope": turn_scope(kb, turn.resolved.question, scope, turn.resolved.doc_ids)},
+            conversation.state)
+
+
+_MEMO_DIR: list[Path] = []
+
+
+def memo_dir() -> Path:
+    """Return this process's folder for exported memos, under the system temp dir (never the repository)."""
+    if not _MEMO_DIR:
+        _MEMO_DIR.append(Path(tempfile.mkdtemp(prefix="policykb-memo-")))
+    return _MEMO_DIR[0]
+
+
+def export_memo(state: Mapping[str, Any] | None, directory: Path | None = None) -> dict[str, Path]:
+    """Write the conversation's citations as memo files; return {".md": path, ".docx": path}, or {} when none.
+
+    Files are named by their content, so the same citations are written once.
+    """
+    citations = unique_citations((state or {}).get("citations", []))
+    if not citations:
+        return {}
+    key = hashlib.sha256(json.dumps(citations, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+    folder = (directory or memo_dir()) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {suffix: folder / f"{MEMO_NAME}{suffix}" for suffix in (".md", ".docx")}
+    for path in paths.values():
+        if not path.exists():
+            write_memo(citations, path)
+    return paths
+
+
+def memo_status(state: Mapping[str, Any] | None) -> str:
+    """Return the line under the memo buttons: how many citations the memo holds, or why there is none."""
+    n = len(unique_citations((state or {}).get("citations", [])))
+    return render.memo_status_html(n, EMPTY_MEMO)
 
 
 def _chat_tab(ctx: UIContext) -> None:
     kb = ctx.kb
     titles = {d.doc_id: d.title for d in kb.index.documents}
 
-    def answer_turn(question: str, mode: str, scope: Sequence[str]) -> dict:
-        """Answer one question; the turn is a JSON-serialisable dict: question, answer or error, scope."""
-        try:
-            answer = kb.ask(question, mode=mode, doc_ids=scope).to_dict()
-        except PolicyKBError as exc:
-            return {"question": str(question or "")[:ctx.settings.max_question_chars], "error": error_message(exc)}
-        return {"question": answer["question"], "answer": answer,
-                "scope": turn_scope(kb, answer["question"], scope)}
+    def memo_outputs(state: dict | None) -> tuple[Any, Any, str]:
+        paths = export_memo(state)
+        return paths.get(".md"), paths.get(".docx"), memo_status(state)
 
-    def respond(question: str, history: list[dict] | None, mode: str, scope: list[str] | None = None):
-        turn = answer_turn(question, mode, [d for d in scope or () if d in kb.docs])
+    def respond(question: str, history: list[dict] | None, state: dict | None, mode: str,
+                scope: list[str] | None = None):
+        turn, state = chat_turn(kb, question, mode, [d for d in scope or () if d in kb.docs], state,
+                                ctx.settings.max_question_chars)
         history = (list(history or []) + [turn])[-MAX_TURNS:]
-        return "", history, render.transcript_html(history), turn["question"], mode
+        details = turn.get("answer", {}).get("question", turn["question"])  # the self-contained question
+        return ("", history, state, render.transcript_html(history), details, mode, *memo_outputs(state))
 
     def clear():
-        return [], render.transcript_html([])
+        state = new_state()
+        return ([], state, render.transcript_html([]), *memo_outputs(state))
+
+    def memo_click(state: dict | None) -> None:
+        if not export_memo(state):
+            gr.Warning(EMPTY_MEMO)
 
     def show_scope(scope: list[str] | None) -> str:
         return render.scope_bar_html([(d, titles[d]) for d in scope or () if d in titles], len(titles))
@@ -304,6 +384,7 @@ def _chat_tab(ctx: UIContext) -> None:
     gr.HTML(render.dense_banner_html(kb.dense_available, kb.dense_error), visible=not kb.dense_available,
             elem_id="pk-fallback")
     history = gr.State([])
+    conversation = gr.State(new_state())  # what follow-ups resolve against, and the memo's citations
     scope_bar = gr.HTML(show_scope([]), js_on_load=SCOPE_JS, elem_id="pk-scope-bar")
     transcript = ctx.clickable(render.transcript_html([]), elem_id="pk-transcript", container=True,
                                min_height=320, max_height=640, autoscroll=True, padding=True)
@@ -317,13 +398,22 @@ def _chat_tab(ctx: UIContext) -> None:
         mode = gr.Radio(MODE_CHOICES, value="hybrid", label="检索模式", elem_id="pk-mode", scale=1)
         scope = gr.Dropdown(document_choices(kb), value=[], multiselect=True, filterable=True,
                             label="检索范围（不选＝全部文件；可输入简称筛选）", elem_id="pk-scope", scale=2)
+    with gr.Row(equal_height=True, elem_id="pk-memo"):
+        memo_md = gr.DownloadButton("导出备忘录 .md", value=None, size="sm", scale=0, min_width=150,
+                                    elem_id="pk-memo-md")
+        memo_docx = gr.DownloadButton("导出备忘录 .docx（Word）", value=None, size="sm", scale=0, min_width=190,
+                                      elem_id="pk-memo-docx")
+        memo_hint = gr.HTML(memo_status(None), elem_id="pk-memo-status")
     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
-    gr.on([send.click, question.submit], respond, [question, history, mode, scope],
-          [question, history, transcript, ctx.details["question"], ctx.details["mode"]],
+    memo = [memo_md, memo_docx, memo_hint]
+    gr.on([send.click, question.submit], respond, [question, history, conversation, mode, scope],
+          [question, history, conversation, transcript, ctx.details["question"], ctx.details["mode"], *memo],
           api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY)
+    for button in (memo_md, memo_docx):
+        button.click(memo_click, conversation, None, api_visibility="private", queue=False)
     scope.change(show_scope, scope, scope_bar, api_visibility="private", queue=False)
     scope_bar.click(remove_scope, scope, [scope, scope_bar], api_visibility="private", queue=False)
-    clear_btn.click(clear, None, [history, transcript], api_visibility="private", queue=False)
+    clear_btn.click(clear, None, [history, conversation, transcript, *memo], api_visibility="private", queue=False)
 
 
 def _details_components(ctx: UIContext) -> None:
@@ -420,10 +510,18 @@ def build_app(kb: KnowledgeBase, settings: Settings,
             return gr.skip(), gr.skip()
         return panel_html(kb.docs, data), gr.Sidebar(open=True)
 
-    def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None) -> dict:
-        """Answer a question; returns the same JSON object as `policykb ask --json`."""
+    def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None, state: dict | None = None) -> dict:
+        """Answer a question; returns the same JSON object as `policykb ask --json`.
+
+        With a conversation state ({} to start one), the question is resolved as a follow-up and
+        the object is that of `policykb chat --json`, plus "state" to pass with the next question.
+        """
         try:
-            return kb.ask(question, mode=mode, doc_ids=docs or ()).to_dict()
+            if state is None:
+                return kb.ask(question, mode=mode, doc_ids=docs or ()).to_dict()
+            conversation = Conversation(kb, json.loads(json.dumps(state)) or None)
+            turn = conversation.ask(question, mode=mode, doc_ids=docs or ())
+            return {**turn.to_dict(), "state": conversation.state}
         except PolicyKBError as exc:
             raise gr.Error(error_message(exc)) from None
 

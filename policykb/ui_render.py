@@ -122,7 +122,7 @@ def turn_scope_html(scope: Mapping[str, Any] | None) -> str:
     if not scope or not scope.get("docs"):
         return ""
     names = "、".join(f"《{esc(short_title(d['title']))}》" for d in scope["docs"])
-    how = "问题中指明，仅在其中检索" if scope.get("source") == "question" else "已选检索范围"
+    how = {"question": "问题中指明，仅在其中检索", "context": "沿用上文的范围"}.get(scope.get("source"), "已选检索范围")
     return f'<div class="pk-turn-scope" data-source="{esc(scope.get("source", ""))}">{how}：<b>{names}</b></div>'
 
 
@@ -136,8 +136,21 @@ def transcript_html(turns: Sequence[Mapping[str, Any]]) -> str:
         reply = answer_html(turn["answer"]) if "answer" in turn else error_html(turn["error"])
         out.append(f'<div class="pk-turn"><div class="pk-q"><span class="pk-role">问</span>'
                    f'<div class="pk-bubble">{esc(turn["question"])}</div></div>'
-                   f'{turn_scope_html(turn.get("scope"))}{reply}</div>')
+                   f'{understood_html(turn.get("understood", ""))}{turn_scope_html(turn.get("scope"))}{reply}</div>')
     return "".join(out)
+
+
+def understood_html(understood: str) -> str:
+    """Render how a follow-up was understood (理解为：…); nothing for a message taken as typed."""
+    return f'<div class="pk-understood">理解为：{esc(understood)}</div>' if understood else ""
+
+
+def memo_status_html(n: int, empty: str) -> str:
+    """Render the line beside the memo buttons: the number of citations, or the message for none."""
+    if not n:
+        return f'<div class="pk-memo-status pk-hint" data-count="0">{esc(empty)}</div>'
+    return (f'<div class="pk-memo-status pk-hint" data-count="{n}">备忘录含本次对话引用的 {n} 条出处及原文'
+            '（按引用顺序，不重复）；清空对话即重新开始。</div>')
 
 
 def highlighted_text(text: str, quote: str) -> str:

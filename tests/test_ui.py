@@ -495,3 +495,68 @@ def test_a_turn_names_the_scope_the_question_set_or_the_filter_chose(kb, built_s
     html = ui_render.transcript_html([{"question": question, "answer": kb.ask(question).to_dict(), "scope": own}])
     assert '<div class="pk-turn-scope" data-source="question">问题中指明，仅在其中检索：<b>《上海银保监局' in html
     assert "已选检索范围" in ui_render.turn_scope_html(ui.turn_scope(kb, "续贷", [NOTICE_ID]))
+
+
+def chat_handler(app: gr.Blocks, name: str):
+    """Return the chat tab's handler called `name` (respond, clear, memo_click) as wired in the app."""
+    return next(f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == name)
+
+
+def test_a_follow_up_is_resolved_against_the_previous_turn_and_shows_what_was_understood(kb, built_settings):
+    respond = chat_handler(ui.build_app(kb, built_settings), "respond")
+    out = respond("普惠贷款的目标是多少？", [], None, "hybrid", [])
+    _, history, state, _, _, _, _, _, _ = out
+    assert history[0]["understood"] == "" and state["question"] == "普惠贷款的目标是多少？"
+    json.dumps(state)  # the gr.State must stay JSON-serialisable
+
+    _, history, state, html, details, _, md, docx, status = respond("那绿色金融呢？", history, state, "hybrid", [])
+    follow = history[1]
+    assert follow["question"] == "那绿色金融呢？" and follow["kind"] == "elliptical"
+    assert follow["understood"].startswith("绿色金融") and follow["answer"]["question"] == details
+    assert f'<div class="pk-understood">理解为：{ui_render.esc(follow["understood"])}</div>' in html
+    assert html.count("pk-understood") == 1  # the first question was taken as typed
+    assert follow["answer"]["citations"] == json.loads(json.dumps(kb.ask(details).to_dict()))["citations"]
+    assert Path(md).suffix == ".md" and Path(docx).suffix == ".docx" and 'data-count="' in status
+
+
+def test_clear_starts_a_new_conversation_and_the_chosen_scope_still_applies(kb, built_settings):
+    app = ui.build_app(kb, built_settings)
+    respond, clear = chat_handler(app, "respond"), chat_handler(app, "clear")
+    _, history, state, *_ = respond("普惠贷款的目标是多少？", [], None, "hybrid", [])
+    history, state, html, md, docx, status = clear()
+    assert history == [] and state == ui.new_state() and md is None and docx is None
+    assert ui.EMPTY_MEMO in status and "pk-empty" in html
+    _, history, state, *_ = respond("那绿色金融呢？", history, state, "hybrid", [NOTICE_ID])
+    assert history[0]["understood"] == "" and history[0]["kind"] == "fresh"  # nothing to follow after /new
+    assert history[0]["scope"]["source"] == "filter"
+
+
+def test_memo_lists_the_citations_of_two_turns_in_order_each_once(kb, tmp_path):
+    first, state = ui.chat_turn(kb, "续贷有什么要求", "hybrid", [], None)
+    second, state = ui.chat_turn(kb, "续贷有什么要求？", "hybrid", [], state)  # the same clause again
+    third, state = ui.chat_turn(kb, "那绿色金融呢？", "hybrid", [], state)
+    cites = [c["cite"] for t in (first, second, third) for c in t["answer"]["citations"]]
+    expected = list(dict.fromkeys(cites))
+    assert len(expected) < len(cites) and len(expected) >= 2
+    assert ui.export_memo(ui.new_state(), tmp_path) == {}
+    paths = ui.export_memo(state, tmp_path)
+    assert set(paths) == {".md", ".docx"} and all(p.is_relative_to(tmp_path) for p in paths.values())
+    md = paths[".md"].read_text(encoding="utf-8")
+    numbered = re.findall(r"^\d+\. (.+)$", md, flags=re.M)
+    assert numbered == expected
+    assert all(f"“{c['quote']}" in md for t in (first, third) for c in t["answer"]["citations"])
+    from docx import Document
+    bold = [p.text for p in Document(str(paths[".docx"])).paragraphs if p.runs and p.runs[0].bold]
+    assert bold == [f"{n}. {c}" for n, c in enumerate(expected, start=1)]
+    assert ui.export_memo(state, tmp_path) == paths  # the same citations are written once
+    assert not ui.memo_dir().is_relative_to(ROOT)
+
+
+def test_ask_api_answers_a_follow_up_only_when_given_a_conversation_state(server, kb):
+    api = client(server)
+    first = api.predict("普惠贷款的目标是多少？", "hybrid", [], {}, api_name="/ask")
+    assert first["understood"] == "" and first["state"]["question"] == "普惠贷款的目标是多少？"
+    follow = api.predict("那绿色金融呢？", "hybrid", [], first["state"], api_name="/ask")
+    assert follow["kind"] == "elliptical" and follow["understood"].startswith("绿色金融")
+    alone = api.predict("那绿色金融呢？", api_name="/ask")
+    assert "state" not in alone and alone == json.loads(json.dumps(kb.ask("那绿色金融呢？").to_dict()))
