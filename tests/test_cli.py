@@ -73,7 +73,8 @@ def test_search_json_lists_each_retrievers_rank_and_score(built_settings):
     assert len(obj["hits"]) == 3
     top = obj["hits"][0]
     assert top["section_no"] == "五"
-    assert set(top["scores"]) == {"keyword", "dense"} and set(top["ranks"]) == {"keyword", "dense"}
+    assert set(top["scores"]) == {"keyword", "dense", "ranker"} and set(top["ranks"]) == {"keyword", "dense"}
+    assert 0.0 <= obj["confidence"] <= 1.0
     assert "知识产权" in top["matched_terms"]
 
 
