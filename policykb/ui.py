@@ -370,7 +370,7 @@ def _chat_tab(ctx: UIContext) -> None:
 
     def memo_click(state: dict | None) -> None:
         if not export_memo(state):
-            gr.Warning(EMPTY_MEMO)
+            gr.Warning(EMPTY_MEMO, title="导出备忘录")
 
     def show_scope(scope: list[str] | None) -> str:
         return render.scope_bar_html([(d, titles[d]) for d in scope or () if d in titles], len(titles))
@@ -410,7 +410,7 @@ def _chat_tab(ctx: UIContext) -> None:
           [question, history, conversation, transcript, ctx.details["question"], ctx.details["mode"], *memo],
           api_visibility="private", concurrency_id="kb", concurrency_limit=CONCURRENCY)
     for button in (memo_md, memo_docx):
-        button.click(memo_click, conversation, None, api_visibility="private", queue=False)
+        button.click(memo_click, conversation, None, api_visibility="private")  # queued: gr.Warning needs it
     scope.change(show_scope, scope, scope_bar, api_visibility="private", queue=False)
     scope_bar.click(remove_scope, scope, [scope, scope_bar], api_visibility="private", queue=False)
     clear_btn.click(clear, None, [history, conversation, transcript, *memo], api_visibility="private", queue=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -345,4 +346,54 @@ def test_documents_search_finds_a_law_by_its_informal_name(laws_page):
     rows.first.locator(".pk-doc-open").click()
     page.locator("#pk-doc-view #pk-article-shangyeyinhangfa").wait_for(timeout=WAIT)
     assert "中华人民共和国商业银行法" in page.locator("#pk-doc-view h3").first.inner_text()
+    assert_all_requests_local(page)
+
+
+def download(page, selector: str) -> Path:
+    """Click a download button and return the path of the file the browser saved."""
+    with page.expect_download(timeout=WAIT) as info:
+        page.click(selector)
+    return Path(info.value.path())
+
+
+def test_follow_ups_are_understood_and_the_memo_downloads(laws_page, laws_kb):
+    page = laws_page
+    status = page.locator("#pk-memo-status .pk-memo-status")
+    assert status.get_attribute("data-count") == "0" and "没有可导出的备忘录" in status.inner_text()
+    page.click("#pk-memo-md")  # nothing to export yet: a message, not an empty file
+    page.locator(".toast-body", has_text="没有可导出的备忘录").first.wait_for(timeout=WAIT)
+
+    from policykb.conversation import Conversation
+    conversation = Conversation(laws_kb)
+    messages = ["民法典第六百八十五条", "第六百八十六条呢？", "商业银行法第三十九条"]
+    for n, message in enumerate(messages, start=1):
+        expected = conversation.ask(message)
+        reply = ask(page, message, n)
+        turn = page.locator("#pk-transcript .pk-turn").nth(n - 1)
+        assert expected.answer.citations[0].quote.splitlines()[0] in reply.locator(".pk-quote").first.inner_text()
+        understood = turn.locator(".pk-understood")
+        if n == 2:
+            assert understood.inner_text() == f"理解为：{expected.resolved.understood}"
+            assert "民法典第六百八十六条" in expected.resolved.understood
+        else:
+            assert understood.count() == 0
+    cites = [c["cite"] for c in conversation.citations()]
+    screenshot(page, "chat_follow_up.png")
+    page.wait_for_function(f"document.querySelector('#pk-memo-status .pk-memo-status')?.dataset.count === "
+                           f"'{len(cites)}'", timeout=WAIT)
+
+    md = download(page, "#pk-memo-md").read_text(encoding="utf-8")
+    assert re.findall(r"^\d+\. (.+)$", md, flags=re.M) == cites
+    from docx import Document
+    docx = Document(str(download(page, "#pk-memo-docx")))
+    assert [p.text for p in docx.paragraphs if p.runs and p.runs[0].bold] == [
+        f"{n}. {c}" for n, c in enumerate(cites, start=1)]
+    assert any("第六百八十六条" in c for c in cites) and len(set(cites)) == len(cites)
+
+    page.get_by_role("button", name="清空对话").click()
+    page.wait_for_function("document.querySelector('#pk-memo-status .pk-memo-status')?.dataset.count === '0'",
+                           timeout=WAIT)
+    ask(page, "第六百八十七条呢？", 1)  # a new conversation has no article to follow
+    assert page.locator("#pk-transcript .pk-turn").count() == 1
+    assert page.locator("#pk-transcript .pk-understood").count() == 0
     assert_all_requests_local(page)
