@@ -16,7 +16,7 @@ from policykb.corpus import find_section
 from policykb.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
 from policykb.docinfo import DocumentFact, find_document_question
-from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text
+from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text, without_scope
 from policykb.parse import Document, Section
 from policykb.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
 from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
@@ -165,12 +165,13 @@ class KnowledgeBase:
         if scope:
             notices.append(self.templates.render("scope", titles="、".join(
                 f"《{self.docs[d].title}》" for d in scope)))
-        terms = self._terms(question)
+        query = without_scope(question, self.index.documents) if scope else question
+        terms = self._terms(query)
         if mode != "keyword" and not self.dense_available:
             notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
             mode = "keyword"
         ranker = self.ranker if mode == "hybrid" else None
-        found = self._retrieve(question, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES)
+        found = self._retrieve(query, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES)
         confidence = None
         if ranker is not None:
             candidates = self._candidates(found, terms)
@@ -242,8 +243,9 @@ class KnowledgeBase:
         question, _ = self._prepare(question)
         scope = self.scope(question, doc_ids)
         allowed = np.isin(self._section_docs, scope) if scope else None
-        terms = self._terms(question)
-        return self._candidates(self._retrieve(question, terms, "hybrid", scope, allowed, RERANK_CANDIDATES),
+        query = without_scope(question, self.index.documents) if scope else question
+        terms = self._terms(query)
+        return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES),
                                 terms)
 
     def evidence(self, result: SearchResult) -> Evidence:

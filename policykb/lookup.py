@@ -99,20 +99,39 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
                       r"([\u4e00-\u9fa5〔〕\d]{2,40}?)(?:里面|里|之中|中|内|的规定|规定)")
 
 
-def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
-    """Return the documents a question restricts itself to: 在民法典里…, 通知中…, 根据《商业银行法》….
-
-    Empty when the question names none, or names one the knowledge base does not hold.
-    """
+def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[Document], list[re.Match]]:
     scoped: list[Document] = []
+    mentions = []
     for m in SCOPE_RE.finditer(question):
-        for doc in resolve_document(m.group(1) or m.group(2), documents):
+        found = resolve_document(m.group(1) or m.group(2), documents)
+        if found:
+            mentions.append(m)
+        for doc in found:
             if doc not in scoped:
                 scoped.append(doc)
     leading = re.match(r"^([\u4e00-\u9fa5〔〕\d]{2,30}?)(?:里面|里|之中|中)", question)
     if leading and not scoped:
         scoped = resolve_document(leading.group(1), documents)
-    return scoped
+        mentions = [leading] if scoped else []
+    return scoped, mentions
+
+
+def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
+    """Return the documents a question restricts itself to: 在民法典里…, 通知中…, 根据《商业银行法》….
+
+    Empty when the question names none, or names one the knowledge base does not hold.
+    """
+    return _scope_mentions(question, documents)[0]
+
+
+def without_scope(question: str, documents: Sequence[Document]) -> str:
+    """Return the question without the words that name its scope (在民法典里，什么是保证合同？ →
+    什么是保证合同？): they say where to look, not what to find, so they must not count as search terms."""
+    _, mentions = _scope_mentions(question, documents)
+    rest = question
+    for m in sorted(mentions, key=lambda m: -m.start()):
+        rest = rest[:m.start()] + rest[m.end():]
+    return rest.lstrip("，,、：: ").strip() or question
 
 
 def _article_section(doc: Document, number: int) -> Section | None:

@@ -115,3 +115,13 @@ def test_content_questions_naming_a_document_are_not_document_questions(docs: li
     from policykb.docinfo import find_document_question
     for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立"):
         assert find_document_question(question, docs) is None
+
+
+def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
+    from policykb.lookup import without_scope
+    docs = kb.index.documents
+    assert without_scope("在通知里，续贷有什么要求？", docs) == "续贷有什么要求？"
+    assert without_scope("续贷有什么要求？", docs) == "续贷有什么要求？"
+    assert without_scope("在一部不存在的法里，续贷有什么要求？", docs) == "在一部不存在的法里，续贷有什么要求？"
+    scoped = kb.search("在通知里，续贷有什么要求？")
+    assert scoped.terms == kb.search("续贷有什么要求？").terms
