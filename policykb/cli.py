@@ -452,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="输出 JSON 列表")
     p.set_defaults(func=cmd_quiz)
 
-    p = sub.add_parser("serve", help="启动网页问答（Gradio）start the chat app in the browser")
+    p = sub.add_parser("serve", help="启动网页问答（Gradio，可追问、导出备忘录）start the chat app in the browser "
+                                     "(follow-ups, memo export)")
     p.add_argument("--host", help="监听地址 address to bind (POLICYKB_HOST, default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, help="端口 port (POLICYKB_PORT, default 7860)")
     p.set_defaults(func=cmd_serve)

@@ -361,7 +361,9 @@ def test_follow_ups_are_understood_and_the_memo_downloads(laws_page, laws_kb):
     status = page.locator("#pk-memo-status .pk-memo-status")
     assert status.get_attribute("data-count") == "0" and "没有可导出的备忘录" in status.inner_text()
     page.click("#pk-memo-md")  # nothing to export yet: a message, not an empty file
-    page.locator(".toast-body", has_text="没有可导出的备忘录").first.wait_for(timeout=WAIT)
+    toast = page.locator(".toast-body", has_text="没有可导出的备忘录").first
+    toast.wait_for(timeout=WAIT)
+    toast.locator(".toast-close").click()  # its countdown would hold up the screenshot's wait for animations
 
     from policykb.conversation import Conversation
     conversation = Conversation(laws_kb)
