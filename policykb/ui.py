@@ -202,17 +202,14 @@ class UIContext:
         return block
 
 
-class MemoButton(gr.DownloadButton):
-    """A download button without gradio's API example, a github.com URL: the page names no outside host."""
+def memo_button(label: str, **kwargs: Any) -> gr.DownloadButton:
+    """Return a download button without gradio's API example, a github.com URL: the page names no outside host.
 
-    def get_block_name(self) -> str:
-        return "downloadbutton"
-
-    def example_payload(self) -> None:
-        return None
-
-    def example_value(self) -> None:
-        return None
+    (A subclass would do it too, but gradio writes a .pyi stub beside the module of any component subclass.)
+    """
+    button = gr.DownloadButton(label, value=None, **kwargs)
+    button.example_payload = button.example_value = lambda: None
+    return button
 
 
 def theme() -> gr.themes.Base:
@@ -412,9 +409,8 @@ def _chat_tab(ctx: UIContext) -> None:
         scope = gr.Dropdown(document_choices(kb), value=[], multiselect=True, filterable=True,
                             label="检索范围（不选＝全部文件；可输入简称筛选）", elem_id="pk-scope", scale=2)
     with gr.Row(equal_height=True, elem_id="pk-memo"):
-        memo_md = MemoButton("导出备忘录 .md", value=None, size="sm", scale=0, min_width=150, elem_id="pk-memo-md")
-        memo_docx = MemoButton("导出备忘录 .docx（Word）", value=None, size="sm", scale=0, min_width=190,
-                               elem_id="pk-memo-docx")
+        memo_md = memo_button("导出备忘录 .md", size="sm", scale=0, min_width=150, elem_id="pk-memo-md")
+        memo_docx = memo_button("导出备忘录 .docx（Word）", size="sm", scale=0, min_width=190, elem_id="pk-memo-docx")
         memo_hint = gr.HTML(memo_status(None), elem_id="pk-memo-status")
     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题（点击填入）")
     memo = [memo_md, memo_docx, memo_hint]

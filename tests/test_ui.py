@@ -84,6 +84,7 @@ def test_build_app_has_the_tabs_side_panel_and_only_public_api(kb, built_setting
     assert {"问答", "检索详情", "文件", "培训", "当前设置", "条款全文"} <= labels
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
     assert public == {"ask", "search", "quiz_start", "quiz_submit", "quiz_next"}
+    assert not Path(ui.__file__).with_suffix(".pyi").exists()  # gradio writes one beside a component subclass
 
 
 def test_side_panel_opens_the_sections_its_own_links_point_to(kb, built_settings):
