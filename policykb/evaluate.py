@@ -6,13 +6,27 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from policykb.config import MODES, Settings
 from policykb.errors import CorpusError
 from policykb.kb import KnowledgeBase
 
 QUESTION_KEYS = {"question", "expect", "must", "tags", "doc_id", "gold", "id", "bank"}
+
+
+def read_jsonl(path: str | Path, what: str) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, object) for each non-blank line of a JSON Lines file; CorpusError names the line."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{what} {path} does not exist")
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(f"{path}:{n} is not JSON: {exc}") from exc
 
 
 def load_questions(path: str | Path) -> list[dict]:
@@ -22,17 +36,8 @@ def load_questions(path: str | Path) -> list[dict]:
     multi-document gold ({"question", "gold": [{"title", "article"}], "bank"}) as in eval/stard/,
     whose gold becomes expect entries "title#第X条" resolved against the knowledge base when scored.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"question set {path} does not exist")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            q = json.loads(line)
-        except ValueError as exc:
-            raise CorpusError(f"{path}:{n} is not JSON: {exc}") from exc
+    for n, q in read_jsonl(path, "question set"):
         if not isinstance(q, dict) or "question" not in q or not ({"expect", "gold"} & set(q)) \
                 or set(q) - QUESTION_KEYS:
             raise CorpusError(f"{path}:{n} needs keys question and expect (or gold), and optionally "

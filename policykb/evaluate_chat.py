@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from policykb.config import Settings
 from policykb.errors import CorpusError
+from policykb.evaluate import read_jsonl
 
 TURN_KEYS = {"message", "kind", "expect", "abstain", "expect_doc", "must"}
 
@@ -36,17 +37,8 @@ def is_conversation_set(path: str | Path) -> bool:
 
 def load_conversations(path: str | Path) -> list[dict]:
     """Read a conversation set and check its schema."""
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"conversation set {path} does not exist")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            conv = json.loads(line)
-        except ValueError as exc:
-            raise CorpusError(f"{path}:{n} is not JSON: {exc}") from exc
+    for n, conv in read_jsonl(path, "conversation set"):
         turns = conv.get("turns") if isinstance(conv, dict) else None
         if not turns or not all(isinstance(t, dict) and "message" in t and not set(t) - TURN_KEYS
                                 and ({"expect", "abstain", "expect_doc"} & set(t)) for t in turns):
