@@ -150,7 +150,7 @@ class VectorStores:
         self.client = client
         self.sections = sections
         self.spans = spans
-        self._sizes: dict[bool, int] = {}
+        self._exact: dict[bool, tuple[list[str], Any, Any]] = {}
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
@@ -205,13 +205,13 @@ class VectorStores:
 
     def delete_document(self, doc_id: str) -> None:
         """Delete every vector of one document."""
-        self._sizes.clear()
+        self._exact.clear()
         self.sections.delete(ref_doc_id=doc_id)
         self.spans.delete(ref_doc_id=doc_id)
 
     def add_document(self, doc: Document, section_vecs: Any, unit_vecs: Any) -> None:
         """Add a document's section and sub-unit vectors (ids are readable: doc#section and doc#section:j-k)."""
-        self._sizes.clear()
+        self._exact.clear()
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.doc_id)}
@@ -234,23 +234,42 @@ class VectorStores:
 
     def query(self, vector: list[float], k: int, spans: bool = False,
               doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
-        """Return (node id, cosine similarity) pairs, best first.
+        """Return (node id, cosine similarity) pairs, best first, by exact search over the stored vectors."""
+        import numpy as np
 
-        Queries the ChromaVectorStore's collection for ids and distances only:
-        ChromaVectorStore.query rebuilds every hit as a node from its stored JSON,
-        which costs more than the vector search itself and is not needed here.
-        """
-        store = self.spans if spans else self.sections
-        if spans not in self._sizes:
-            self._sizes[spans] = store.client.count()
-        k = min(k, self._sizes[spans]) or 1
-        where = None
+        ids, matrix, docs = self._exact_matrix(spans)
+        if not ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        sims = matrix @ (query / (np.linalg.norm(query) or 1.0))
         if doc_ids:
-            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
-        result = store.client.query(query_embeddings=[vector], n_results=k, include=["distances"], where=where)
-        # Cosine space: distance = 1 - cosine similarity; equal ones in id order, the same in every run.
-        return sorted(((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0])),
-                      key=lambda pair: (-pair[1], pair[0]))
+            sims = np.where(np.isin(docs, list(doc_ids)), sims, -np.inf)
+        k = min(k, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.lexsort((top, -sims[top]))]  # ids are stored sorted, so ties go by id
+        return [(ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+
+    def _exact_matrix(self, spans: bool) -> tuple[list[str], Any, Any]:
+        """Return a collection's ids (sorted), unit-length vectors and doc ids, read once.
+
+        Chroma's HNSW search is approximate, and which neighbours it returns differed from one
+        process to the next on the same index; an exact search over the stored vectors gives the
+        same ranking in every run (about 1.5 KB of memory per vector).
+        """
+        import numpy as np
+
+        if spans not in self._exact:
+            store = self.spans if spans else self.sections
+            got = store.client.get(include=["embeddings", "metadatas"])
+            order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
+            ids = [got["ids"][i] for i in order]
+            matrix = np.asarray(got["embeddings"], dtype=np.float32)[order] if ids else np.zeros((0, 1), np.float32)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True) if ids else None
+            if ids:
+                matrix = matrix / np.where(norms == 0, 1.0, norms)
+            docs = np.array([(got["metadatas"][i] or {}).get("doc_id", "") for i in order])
+            self._exact[spans] = (ids, matrix, docs)
+        return self._exact[spans]
 
 
 EMBED_BATCH = 32
