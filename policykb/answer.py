@@ -86,6 +86,12 @@ class Evidence:
     dense_threshold: float = 2.0
     coverage_min: float = COVERAGE_MIN
     confidence: float | None = None
+    scoped: bool = False  # the user restricted the search to documents they chose
+
+    @property
+    def uncertain(self) -> bool:
+        """Return True when the calibrated confidence says the top clause is as likely wrong as right."""
+        return self.confidence is not None and self.confidence < CONFIDENCE_MIN
 
 
 class _Default(dict):
@@ -163,11 +169,16 @@ def coverage(terms: list[str], section_tokens: Iterable[str], idf: dict[str, flo
 
 
 def should_abstain(ev: Evidence) -> bool:
-    """Decide, from calibrated thresholds, that the evidence does not answer the question."""
+    """Decide, from calibrated thresholds, that the evidence does not answer the question.
+
+    The confidence is the probability that the top clause is the one that answers, calibrated
+    over the whole knowledge base, where it answers only when the top clause is both supported
+    (by its words or its cosine) and more likely right than wrong. Inside documents the user
+    chose, the candidates are that document's neighbouring clauses, which the calibration never
+    saw, so support alone decides, and an answer the ranker is unsure of says so.
+    """
     unsupported = ev.coverage < ev.coverage_min and (ev.dense_top is None or ev.dense_top < ev.dense_threshold)
-    if ev.confidence is not None:
-        return unsupported or ev.confidence < CONFIDENCE_MIN
-    return unsupported
+    return unsupported or (ev.uncertain and not ev.scoped)
 
 
 def select_quote(section: Section, terms: list[str], question: str, span_sims: dict[int, float],
@@ -309,8 +320,10 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
                                               section_title=bracketed(sec.title)))
         return Answer(question, "\n".join(lines), True, mode, (), tuple(related), tuple(notices))
     chosen = [ranked[0]]
-    if len(ranked) > 1 and ranked[1][1] >= SECOND_CITATION_RATIO * ranked[0][1]:
+    if len(ranked) > 1 and (evidence.uncertain or ranked[1][1] >= SECOND_CITATION_RATIO * ranked[0][1]):
         chosen.append(ranked[1])
+    if evidence.uncertain:
+        notices.append(templates.render("uncertain", confidence=f"{evidence.confidence:.2f}"))
     citations = []
     for sec, _, sims in chosen:
         doc = docs[sec.doc_id]

@@ -44,6 +44,7 @@ class SearchResult:
     span_sims: dict[str, dict[int, float]] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     confidence: float | None = None  # the ranker's calibrated probability that the top hit answers
+    scope: tuple[str, ...] = ()  # the documents the search was restricted to
 
     def to_dict(self, sections: dict[str, Section]) -> dict:
         """Return the public JSON object of `policykb search --json`."""
@@ -77,6 +78,14 @@ class Retrieved:
     dense_unit: dict[str, float]
     fused: tuple[Hit, ...]
     span_sims: dict[str, dict[int, float]]
+
+
+def _merged(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Return the union of rankings over the same scores, best first, ties by id."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        scores.update(ranking)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 class KnowledgeBase:
@@ -171,7 +180,8 @@ class KnowledgeBase:
             notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
             mode = "keyword"
         ranker = self.ranker if mode == "hybrid" else None
-        found = self._retrieve(query, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES)
+        found = self._retrieve(query, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES,
+                               context=ranker is not None)
         confidence = None
         if ranker is not None:
             candidates = self._candidates(found, terms)
@@ -179,6 +189,8 @@ class KnowledgeBase:
             confidence = round(ranker.confidence(scores, candidates), 4)
             fused = {h.section_id: h for h in found.fused}
             order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
+            if scope:
+                order = [(sid, s) for sid, s in order if self.sections[sid].doc_id in scope]
             hits = [Hit(sid, round(s, 4), fused[sid].ranks, {**fused[sid].scores, "ranker": round(s, 4)})
                     for sid, s in order[:max(k, 3)]]
         elif mode == "hybrid":
@@ -188,7 +200,7 @@ class KnowledgeBase:
         distinct = list(dict.fromkeys(terms))
         matched = {h.section_id: matched_terms(distinct, self._tokens.get(h.section_id, ())) for h in hits}
         return SearchResult(question, mode, tuple(hits[:k]) if k else tuple(hits), tuple(distinct),
-                            matched, found.span_sims, tuple(notices), confidence)
+                            matched, found.span_sims, tuple(notices), confidence, tuple(scope))
 
     def _translations(self, question: str, full_only: bool = False) -> dict[str, list[str]]:
         """Return the corpus words the dictionary gives for each English word of a question."""
@@ -204,27 +216,40 @@ class KnowledgeBase:
         return terms
 
     def _retrieve(self, question: str, terms: list[str], mode: str, scope: list[str],
-                  allowed: np.ndarray | None, n: int) -> "Retrieved":
-        """Run the keyword and/or dense retrievers for n candidates each, and fuse them."""
+                  allowed: np.ndarray | None, n: int, context: bool = False) -> "Retrieved":
+        """Run the keyword and/or dense retrievers for n candidates each, and fuse them.
+
+        Args:
+            context: with a scope, also gather the best n of all documents. The learned ranker
+                judges a candidate against the whole knowledge base, as it was trained, so a
+                scoped search ranks the scope's candidates among those and keeps the scope's.
+        """
         rankings: dict[str, list[tuple[str, float]]] = {}
         sec: list[tuple[str, float]] = []
         units: dict[str, float] = {}
         span_sims: dict[str, dict[int, float]] = {}
+        context = context and bool(scope) and mode == "hybrid"
         if mode in ("keyword", "hybrid"):
             rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed)
+            if context:
+                rankings["keyword"] = _merged(rankings["keyword"],
+                                              keyword_ranking(self.index.bm25, self.index.section_ids, terms, n))
         if mode in ("dense", "hybrid"):
             extra = [t for t in terms if t not in tokenize(question)] if ENGLISH_RE.search(question) else []
             vec = self.embedder.embed_queries([dense_query(question, extra)])[0].tolist()
             stores = self.index.vectors()
             sec = stores.query(vec, n, doc_ids=scope)
             spans = stores.query(vec, n * 3, spans=True, doc_ids=scope)
-            rankings["dense"] = dense_ranking(sec, spans, n)
+            if context:
+                sec = _merged(sec, stores.query(vec, n))
+                spans = _merged(spans, stores.query(vec, n * 3, spans=True))
+            rankings["dense"] = dense_ranking(sec, spans, 2 * n if context else n)
             for unit, sim in spans:
                 sid, indices = unit_span_range(unit)
                 units[sid] = max(units.get(sid, -1.0), sim)
                 for j in indices:
                     span_sims.setdefault(sid, {})[j] = sim
-        fused = fuse(rankings, FUSION_WEIGHTS, limit=2 * n) if mode == "hybrid" else []
+        fused = fuse(rankings, FUSION_WEIGHTS, limit=(4 if context else 2) * n) if mode == "hybrid" else []
         return Retrieved(rankings, dict(sec), units, tuple(fused), span_sims)
 
     def _candidates(self, found: "Retrieved", terms: list[str]) -> Candidates:
@@ -245,8 +270,8 @@ class KnowledgeBase:
         allowed = np.isin(self._section_docs, scope) if scope else None
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
-        return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES),
-                                terms)
+        return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES,
+                                               context=True), terms)
 
     def evidence(self, result: SearchResult) -> Evidence:
         """Summarise the top hit's support for the abstention decision."""
@@ -257,15 +282,18 @@ class KnowledgeBase:
         section_tokens = self._tokens.get(top.section_id, ())
         if CJK_RE.search(result.question):
             cov = coverage(list(result.terms), section_tokens, self._idf)
-            return Evidence(dense, cov, self.dense_threshold, confidence=result.confidence)
+            return Evidence(dense, cov, self.dense_threshold, confidence=result.confidence,
+                            scoped=bool(result.scope))
         # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
-        words = word_expansions(result.question)
-        for word, corpus_words in self._translations(result.question, full_only=True).items():
+        # The words that name the scope (the notice) say where to look, not what to find.
+        asked = without_scope(result.question, self.index.documents) if result.scope else result.question
+        words = word_expansions(asked)
+        for word, corpus_words in self._translations(asked, full_only=True).items():
             words.setdefault(word, set()).update(corpus_words)
         cov = sum(1 for w, exp in words.items() if w in have or exp & have) / len(words) if words else 0.0
-        return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence)
+        return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence, bool(result.scope))
 
     @property
     def dense_threshold(self) -> float:

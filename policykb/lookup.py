@@ -99,6 +99,14 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
                       r"([\u4e00-\u9fa5〔〕\d]{2,40}?)(?:里面|里|之中|中|内|的规定|规定)")
 
 
+# A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则….
+LEADING_SCOPE_RE = re.compile(r"^([\u4e00-\u9fa5〔〕\d]{2,30}?)(?:里面|里|之中|中|的)")
+# English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge base.
+EN_GENERIC_NAMES = {"notice": "通知", "opinions": "意见", "measures": "办法"}
+EN_SCOPE_RE = re.compile(r"\b(?:in\s+|under\s+|according\s+to\s+)?(?:the|this)\s+(?P<kind>notice|opinions|measures)\b",
+                         re.I)
+
+
 def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[Document], list[re.Match]]:
     scoped: list[Document] = []
     mentions = []
@@ -109,10 +117,14 @@ def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[
         for doc in found:
             if doc not in scoped:
                 scoped.append(doc)
-    leading = re.match(r"^([\u4e00-\u9fa5〔〕\d]{2,30}?)(?:里面|里|之中|中)", question)
+    leading = LEADING_SCOPE_RE.match(question)
     if leading and not scoped:
         scoped = resolve_document(leading.group(1), documents)
         mentions = [leading] if scoped else []
+    english = None if scoped else EN_SCOPE_RE.search(question)
+    if english:
+        scoped = resolve_document(EN_GENERIC_NAMES[english.group("kind").lower()], documents)
+        mentions = [english] if scoped else []
     return scoped, mentions
 
 
@@ -131,7 +143,7 @@ def without_scope(question: str, documents: Sequence[Document]) -> str:
     rest = question
     for m in sorted(mentions, key=lambda m: -m.start()):
         rest = rest[:m.start()] + rest[m.end():]
-    return rest.lstrip("，,、：: ").strip() or question
+    return " ".join(rest.lstrip("，,、：: ").split()) or question
 
 
 def _article_section(doc: Document, number: int) -> Section | None:

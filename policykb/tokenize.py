@@ -87,10 +87,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def glossary_matches(text: str) -> list[tuple[str, tuple[str, ...]]]:
-    """Return the glossary entries (term, expansion) found in a question; English terms as whole words."""
+    """Return the glossary entries (term, expansion) found in a question; English terms as whole words,
+    singular or plural."""
     lowered = text.lower()
     return [(term, expansion) for term, expansion in glossary().items()
-            if (re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", lowered) if term.isascii()
+            if (re.search(rf"(?<![a-z]){re.escape(term)}(?:e?s)?(?![a-z])", lowered) if term.isascii()
                 else term in text)]
 
 
@@ -122,6 +123,7 @@ def word_expansions(text: str) -> dict[str, set[str]]:
             continue
         tokens = {t for e in expansion for t in tokenize(e)}
         for w in term.split():
-            if w in out:
-                out[w] |= tokens
+            for form in (w, w + "s", w + "es"):  # "first loans" is the glossary's "first loan"
+                if form in out:
+                    out[form] |= tokens
     return out

@@ -96,6 +96,9 @@ def test_figure_question_detection(question, expected):
     (Evidence(None, 0.6), False),         # keyword-only, well covered
     (Evidence(None, 0.1), True),          # keyword-only, barely covered
     (Evidence(0.99, 0.0), True),          # uncalibrated model: dense alone never answers
+    (Evidence(0.92, 0.6, 0.89, confidence=0.3), True),               # supported, but the ranker doubts it
+    (Evidence(0.92, 0.6, 0.89, confidence=0.3, scoped=True), False),  # inside chosen documents support decides
+    (Evidence(0.85, 0.1, 0.89, confidence=0.9, scoped=True), True),   # ... and unsupported still abstains
 ])
 def test_abstention_rule(evidence, abstain):
     assert should_abstain(evidence) is abstain
@@ -150,3 +153,16 @@ def test_english_questions_need_most_of_their_words_covered(kb, question):
 def test_answering_a_wider_search_gives_the_same_answer_as_ask(kb, question):
     """The scorer answers a k=10 search instead of searching twice; it must see what users see."""
     assert kb.answer(kb.search(question, k=10)) == kb.ask(question)
+
+
+def test_a_scoped_answer_the_ranker_doubts_quotes_two_clauses_and_says_so(laws_kb):
+    """在民法典里，诉讼时效是多久？ is about the 民法典 by the user's word; the neighbouring articles
+    on 诉讼时效 compete, so the answer quotes two and says the ranker is unsure, instead of abstaining."""
+    result = laws_kb.search("在民法典里，诉讼时效是多久？")
+    assert result.scope == ("minfadian",) and result.confidence is not None
+    answer = laws_kb.answer(result)
+    assert not answer.abstained and {c.doc_id for c in answer.citations} == {"minfadian"}
+    doubted = result.confidence < 0.5
+    assert any("把握不大" in n for n in answer.notices) is doubted
+    assert len(answer.citations) >= (2 if doubted else 1)
+

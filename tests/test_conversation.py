@@ -29,7 +29,7 @@ NOTICE_FOLLOW_UPS = [
     (["What is the target for inclusive loans?"], "And what about green finance?", "english",
      "What is the target for green finance?", ()),
     (["Does the notice say anything about bankruptcy restructuring?"], "What about regulatory tolerance?", "english",
-     "Does the notice say anything about regulatory tolerance?", ()),
+     "Does the notice say anything about regulatory tolerance?", (NOTICE_ID,)),  # "the notice" is a scope
     (["通知第二条"], "第三条呢？", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
     (["通知第二条"], "下一条呢", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
     (["通知第十三条"], "上一条呢？", "article", f"{NOTICE_TITLE}第十二条", (NOTICE_ID,)),

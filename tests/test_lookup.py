@@ -125,3 +125,22 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     assert without_scope("在一部不存在的法里，续贷有什么要求？", docs) == "在一部不存在的法里，续贷有什么要求？"
     scoped = kb.search("在通知里，续贷有什么要求？")
     assert scoped.terms == kb.search("续贷有什么要求？").terms
+
+
+@pytest.mark.parametrize("question,rest", [
+    ("通知的总体原则是什么？", "总体原则是什么？"),                      # a question that opens with the name
+    ("What does the notice say about first loans?", "What does say about first loans?"),
+    ("According to the notice, what is the target for inclusive loans?", "what is the target for inclusive loans?"),
+])
+def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(kb, question, rest) -> None:
+    from policykb.lookup import find_scope, without_scope
+    docs = kb.index.documents
+    assert [d.doc_id for d in find_scope(question, docs)] == ["hu-yinbaojian-2023-24"]
+    assert without_scope(question, docs) == rest
+
+
+@pytest.mark.parametrize("question", ["保证合同的内容是什么？", "What is a notice period?", "Please notice the date."])
+def test_words_that_only_look_like_a_document_are_no_scope(kb, question) -> None:
+    from policykb.lookup import find_scope
+    assert find_scope(question, kb.index.documents) == []
+

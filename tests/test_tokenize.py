@@ -54,3 +54,11 @@ def test_glossary_matches_whole_english_words_only():
 def test_dictionary_hash_is_stable():
     assert dictionary_hash() == dictionary_hash()
     assert len(dictionary_hash()) == 16
+
+
+def test_english_glossary_terms_match_in_the_plural() -> None:
+    from policykb.tokenize import glossary_terms, word_expansions
+    assert glossary_terms("first loans") == glossary_terms("first loan") != []
+    assert word_expansions("What about first loans?")["loans"]
+    assert glossary_terms("first loaned") == []  # a whole word, not any continuation
+
