@@ -76,7 +76,7 @@ def figures(rows: list[dict], scores: list[np.ndarray]) -> dict[str, dict[str, f
     for r, s in zip(rows, scores):
         if not r["answerable"]:
             continue
-        order = np.lexsort((np.arange(len(s)), -s))
+        order = np.lexsort((np.array(r["ids"]), -s))  # ties by id, as search orders them
         hit1, any5 = bool(len(s)) and bool(r["y"][order[0]]), bool(r["y"][order[:5]].any())
         for key in [r["set"]] + (["bank"] if "bank" in r["tags"] else []):
             groups.setdefault(key, []).append((hit1, any5))
@@ -92,7 +92,7 @@ def calibrate(rows: list[dict], scores: list[np.ndarray]) -> tuple[dict[str, flo
     for r, s in zip(rows, scores):
         ev = evidence_of(s, Candidates(r["ids"], r["X"]))
         X.append([ev.get(k, 0.0) for k in CALIBRATION_INPUTS])
-        y.append(int(r["answerable"] and len(s) > 0 and bool(r["y"][int(np.lexsort((np.arange(len(s)), -s))[0])])))
+        y.append(int(r["answerable"] and len(s) > 0 and bool(r["y"][int(np.lexsort((np.array(r["ids"]), -s))[0])])))
     lr = LogisticRegression(C=1.0).fit(np.array(X), np.array(y))
     p = lr.predict_proba(np.array(X))[:, 1]
     curve = []

@@ -80,6 +80,11 @@ class Retrieved:
     span_sims: dict[str, dict[int, float]]
 
 
+def _within(ranking: list[tuple[str, float]], scope: Sequence[str]) -> list[tuple[str, float]]:
+    """Return the entries of a ranking (section or sub-unit ids) that belong to the scope's documents."""
+    return [(node, score) for node, score in ranking if node.split("#", 1)[0] in scope]
+
+
 def _merged(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Return the union of rankings over the same scores, best first, ties by id."""
     scores: dict[str, float] = {}
@@ -186,11 +191,12 @@ class KnowledgeBase:
         if ranker is not None:
             candidates = self._candidates(found, terms)
             scores = ranker.score(candidates)
+            if scope:  # ranked among all documents' best, answered from the scope's
+                keep = [i for i, sid in enumerate(candidates.ids) if self.sections[sid].doc_id in scope]
+                candidates, scores = candidates.subset(keep), scores[keep]
             confidence = round(ranker.confidence(scores, candidates), 4)
             fused = {h.section_id: h for h in found.fused}
             order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
-            if scope:
-                order = [(sid, s) for sid, s in order if self.sections[sid].doc_id in scope]
             hits = [Hit(sid, round(s, 4), fused[sid].ranks, {**fused[sid].scores, "ranker": round(s, 4)})
                     for sid, s in order[:max(k, 3)]]
         elif mode == "hybrid":
@@ -229,21 +235,19 @@ class KnowledgeBase:
         units: dict[str, float] = {}
         span_sims: dict[str, dict[int, float]] = {}
         context = context and bool(scope) and mode == "hybrid"
+        k_all = n if context else 0
         if mode in ("keyword", "hybrid"):
-            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed)
-            if context:
-                rankings["keyword"] = _merged(rankings["keyword"],
-                                              keyword_ranking(self.index.bm25, self.index.section_ids, terms, n))
+            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed, k_all)
         if mode in ("dense", "hybrid"):
             extra = [t for t in terms if t not in tokenize(question)] if ENGLISH_RE.search(question) else []
             vec = self.embedder.embed_queries([dense_query(question, extra)])[0].tolist()
             stores = self.index.vectors()
-            sec = stores.query(vec, n, doc_ids=scope)
-            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope)
-            if context:
-                sec = _merged(sec, stores.query(vec, n))
-                spans = _merged(spans, stores.query(vec, n * 3, spans=True))
-            rankings["dense"] = dense_ranking(sec, spans, 2 * n if context else n)
+            sec = stores.query(vec, n, doc_ids=scope, k_all=k_all)
+            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope, k_all=3 * k_all)
+            rankings["dense"] = dense_ranking(sec, spans, n)
+            if context:  # the scope's best n are kept even when all documents' best fill the list
+                rankings["dense"] = _merged(rankings["dense"], dense_ranking(
+                    _within(sec, scope), _within(spans, scope), n))
             for unit, sim in spans:
                 sid, indices = unit_span_range(unit)
                 units[sid] = max(units.get(sid, -1.0), sim)

@@ -71,20 +71,26 @@ def _names(title: str, doc_number: str) -> tuple[str, ...]:
     return tuple(n for n in dict.fromkeys(normalize_title(n) for n in names) if n)
 
 
-def resolve_document(mention: str, documents: Sequence[Document]) -> list[Document]:
+def resolve_document(mention: str, documents: Sequence[Document], exact: bool = False) -> list[Document]:
     """Return the documents a mention names (exact names first, then titles that contain it).
 
     The mention may carry words before the name (请问民法典 → 民法典); the longest
     tail that names a document wins.
+
+    Args:
+        exact: only a document's own names count (劳动合同法, 通知), not titles that contain the
+            mention (合同法 is no document of its own).
     """
     mention = normalize_title(mention)
     for start in range(len(mention) - 1):
         tail = FILLER_RE.sub("", mention[start:]) if start == 0 else mention[start:]
         if len(tail) < 2:
             continue
-        exact = [d for d in documents if tail in document_names(d)]
+        found = [d for d in documents if tail in document_names(d)]
+        if found:
+            return found
         if exact:
-            return exact
+            continue
         # A part of a title names the document only when it says what kind of document it is
         # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
         containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
@@ -100,31 +106,56 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
 
 
 # A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则….
-LEADING_SCOPE_RE = re.compile(r"^([\u4e00-\u9fa5〔〕\d]{2,30}?)(?:里面|里|之中|中|的)")
-# English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge base.
+LEADING_CUT_RE = re.compile(r"里面|里|之中|中|的")
+MAX_LEADING = 40
+# English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge
+# base, when the words around it make it the document (in the notice, does the notice say, the notice
+# requires), not "the notice period".
 EN_GENERIC_NAMES = {"notice": "通知", "opinions": "意见", "measures": "办法"}
-EN_SCOPE_RE = re.compile(r"\b(?:in\s+|under\s+|according\s+to\s+)?(?:the|this)\s+(?P<kind>notice|opinions|measures)\b",
-                         re.I)
+EN_SCOPE_RE = re.compile(r"\b(?P<pre>(?:in|under|according\s+to|from|by)\s+)?(?:the|this)\s+"
+                         r"(?P<kind>notice|opinions|measures)\b(?P<post>\s+[a-z]+)?", re.I)
+EN_SCOPE_BEFORE_RE = re.compile(r"\b(?:does|did|do|will|would|can|could)\s+$", re.I)
+EN_SCOPE_VERBS = frozenset("say says said state states stated mention mentions require requires provide provides "
+                           "set sets ask asks cover covers".split())
 
 
-def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[Document], list[re.Match]]:
+def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
+    """Return the documents the longest opening of a question names (…的规定里 wins over …的),
+    and its span; before 的 only a document's exact name counts (合同法的… names no document)."""
+    for m in reversed(list(LEADING_CUT_RE.finditer(question[:MAX_LEADING + 2]))):
+        name = question[:m.start()]
+        if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fa5〔〕\d]+", name):
+            continue
+        found = resolve_document(name, documents, exact=m.group(0) == "的")
+        if found:
+            return found, (0, m.end())
+    return [], None
+
+
+def _english_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
+    for m in EN_SCOPE_RE.finditer(question):
+        post = (m.group("post") or "").strip().lower()
+        if m.group("pre") or EN_SCOPE_BEFORE_RE.search(question[:m.start()]) or post in EN_SCOPE_VERBS:
+            found = resolve_document(EN_GENERIC_NAMES[m.group("kind").lower()], documents)
+            if found:
+                return found, (m.start(), m.end("kind"))
+    return [], None
+
+
+def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[Document], list[tuple[int, int]]]:
     scoped: list[Document] = []
     mentions = []
     for m in SCOPE_RE.finditer(question):
         found = resolve_document(m.group(1) or m.group(2), documents)
         if found:
-            mentions.append(m)
+            mentions.append(m.span())
         for doc in found:
             if doc not in scoped:
                 scoped.append(doc)
-    leading = LEADING_SCOPE_RE.match(question)
-    if leading and not scoped:
-        scoped = resolve_document(leading.group(1), documents)
-        mentions = [leading] if scoped else []
-    english = None if scoped else EN_SCOPE_RE.search(question)
-    if english:
-        scoped = resolve_document(EN_GENERIC_NAMES[english.group("kind").lower()], documents)
-        mentions = [english] if scoped else []
+    for finder in (_leading_scope, _english_scope):
+        if not scoped:
+            scoped, span = finder(question, documents)
+            mentions = [span] if span else []
     return scoped, mentions
 
 
@@ -141,8 +172,8 @@ def without_scope(question: str, documents: Sequence[Document]) -> str:
     什么是保证合同？): they say where to look, not what to find, so they must not count as search terms."""
     _, mentions = _scope_mentions(question, documents)
     rest = question
-    for m in sorted(mentions, key=lambda m: -m.start()):
-        rest = rest[:m.start()] + rest[m.end():]
+    for start, end in sorted(mentions, reverse=True):
+        rest = rest[:start] + rest[end:]
     return " ".join(rest.lstrip("，,、：: ").split()) or question
 
 

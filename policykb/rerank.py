@@ -77,6 +77,10 @@ class Candidates:
     ids: tuple[str, ...]
     features: np.ndarray  # len(ids) × len(FEATURES)
 
+    def subset(self, indices: Sequence[int]) -> "Candidates":
+        """Return the candidates at these positions, in that order."""
+        return Candidates(tuple(self.ids[i] for i in indices), self.features[list(indices)].reshape(-1, len(FEATURES)))
+
     def row(self, section_id: str) -> dict[str, float]:
         """Return one candidate's features by name (for reports and tests)."""
         return dict(zip(FEATURES, self.features[self.ids.index(section_id)].tolist()))
@@ -170,7 +174,7 @@ def evidence_of(scores: np.ndarray, candidates: Candidates) -> dict[str, float]:
     small knowledge base's wide margins alone do not make a one-word match look certain)."""
     if not len(scores):
         return {}
-    order = np.lexsort((np.arange(len(scores)), -scores))
+    order = np.lexsort((np.array(candidates.ids), -scores))  # ties by id, as search orders them
     best = candidates.features[order[0]]
     margin = float(scores[order[0]] - scores[order[1]]) if len(scores) > 1 else 0.0
     return {"top": float(scores[order[0]]), "margin": margin, "coverage": float(best[FEATURES.index("coverage")]),

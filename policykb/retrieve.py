@@ -20,22 +20,28 @@ class Hit:
 
 
 def keyword_ranking(bm25: Any, section_ids: list[str], tokens: list[str], k: int,
-                    allowed: np.ndarray | None = None) -> Ranking:
+                    allowed: np.ndarray | None = None, k_all: int = 0) -> Ranking:
     """Rank sections by BM25 over jieba tokens; sections that match no token are left out.
 
     Args:
         allowed: a boolean mask over section_ids; sections outside it are not ranked.
+        k_all: also include the best k_all of all sections (scored once with the allowed ones).
     """
     if not tokens or not section_ids:
         return []
     scores = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
-    if allowed is not None:
-        scores = np.where(allowed, scores, 0.0)
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
+    top = top_indices(np.where(allowed, scores, 0.0) if allowed is not None else scores, k)
+    if k_all and allowed is not None:
+        top = np.union1d(top, top_indices(scores, k_all))
     # Ties are broken by position in the index, never by argpartition's internal order.
     top = top[np.lexsort((top, -scores[top]))]
     return [(section_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Return the indices of the k best scores, in no particular order."""
+    k = min(k, len(scores))
+    return np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)
 
 
 def dense_ranking(section_sims: Ranking, span_sims: Ranking, k: int) -> Ranking:

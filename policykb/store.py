@@ -25,6 +25,7 @@ from policykb.corpus import Reference, load_documents, load_references
 from policykb.errors import (IndexCorruptError, IndexLockedError, IndexMismatchError,
                              IndexMissingError, PolicyKBError, VectorStoreUnavailableError)
 from policykb.parse import Document, Section
+from policykb.retrieve import top_indices
 from policykb.tokenize import dictionary_hash, tokenize
 
 INDEX_FORMAT = 1
@@ -233,8 +234,13 @@ class VectorStores:
             self.spans.add(unit_nodes)
 
     def query(self, vector: list[float], k: int, spans: bool = False,
-              doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
-        """Return (node id, cosine similarity) pairs, best first, by exact search over the stored vectors."""
+              doc_ids: list[str] | None = None, k_all: int = 0) -> list[tuple[str, float]]:
+        """Return (node id, cosine similarity) pairs, best first, by exact search over the stored vectors.
+
+        Args:
+            doc_ids: only these documents' vectors.
+            k_all: with doc_ids, also the best k_all of all documents (one product for both).
+        """
         import numpy as np
 
         ids, matrix, docs = self._exact_matrix(spans)
@@ -242,12 +248,13 @@ class VectorStores:
             return []
         query = np.asarray(vector, dtype=np.float32)
         sims = matrix @ (query / (np.linalg.norm(query) or 1.0))
-        if doc_ids:
-            sims = np.where(np.isin(docs, list(doc_ids)), sims, -np.inf)
-        k = min(k, len(ids))
-        top = np.argpartition(-sims, k - 1)[:k]
+        masked = np.where(np.isin(docs, list(doc_ids)), sims, -np.inf) if doc_ids else sims
+        top = top_indices(masked, k)
+        top = top[np.isfinite(masked[top])]
+        if doc_ids and k_all:
+            top = np.union1d(top, top_indices(sims, k_all))
         top = top[np.lexsort((top, -sims[top]))]  # ids are stored sorted, so ties go by id
-        return [(ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+        return [(ids[i], float(sims[i])) for i in top]
 
     def _exact_matrix(self, spans: bool) -> tuple[list[str], Any, Any]:
         """Return a collection's ids (sorted), unit-length vectors and doc ids, read once.
