@@ -7,13 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policykb.errors import CorpusError, DocumentError, NotFoundError
-from policykb.parse import Document, Section, parse_file
+from policykb.formats import read_any
+from policykb.parse import Document, Section, parse_text
 
 MANIFEST = "manifest.toml"
 DOC_FIELDS = ("doc_id", "title", "doc_number", "issuer", "date", "effective_date", "status",
               "superseded_by", "source")
 DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,79}$")
 STATUSES = ("现行有效", "已废止", "已被替代")
+
+
+def parse_file(path: Path, doc_id: str, meta: dict[str, str] | None = None) -> Document:
+    """Read (any supported format) and parse one source file."""
+    if not path.exists():
+        raise DocumentError(f"source file {path} is missing; restore it or remove the document "
+                            f"with `policykb remove {doc_id}`")
+    return parse_text(read_any(path), doc_id, source=path.name, meta=meta)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from policykb.chunk import int_to_cn, is_heading
 from policykb.errors import DocumentError
-from policykb.parse import decode_bytes
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
@@ -37,6 +36,24 @@ KANGXI_RE = re.compile("[\u2f00-\u2fdf]")
 # Typographic spaces (em, en, thin…) stand for the ideographic space in Chinese documents.
 SPACES = str.maketrans({"\u2002": " ", "\u2003": "\u3000", "\u2009": " ", "\u200a": " ",
                         "\u2007": " ", "\u2008": " ", "\u200b": ""})
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """Decode UTF-8 (with or without BOM) or GBK/GB18030; reject binary data by name."""
+    if not data.strip():
+        raise DocumentError(f"{name} is empty")
+    if b"\x00" in data[:4096]:
+        raise DocumentError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
+        if controls > max(3, len(text) // 200):
+            break
+        return text
+    raise DocumentError(f"{name} is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 and try again")
 
 
 def normalize_glyphs(text: str) -> str:

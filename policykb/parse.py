@@ -1,11 +1,10 @@
-"""File → Document: decoding, header (title, 文号, addressees), footer (issuer, date), sections."""
+"""Text → Document: header (title, 文号, addressees), footer (issuer, date), history, sections."""
 from __future__ import annotations
 
 import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from policykb.chunk import (BOOK_RE, PART_NAME_RE, PATH_SEP, Figure, Span, find_figures, find_references,
                             is_heading, split_blocks, split_sentences)
@@ -107,24 +106,6 @@ class Document:
     def section(self, section_no: str) -> Section | None:
         """Return the section with this number, or None."""
         return next((s for s in self.sections if s.section_no == section_no), None)
-
-
-def decode_bytes(data: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM) or GBK/GB18030; reject binary data by name."""
-    if not data.strip():
-        raise DocumentError(f"{name} is empty")
-    if b"\x00" in data[:4096]:
-        raise DocumentError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
-        if controls > max(3, len(text) // 200):
-            break
-        return text
-    raise DocumentError(f"{name} is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 and try again")
 
 
 def _clean_lines(text: str) -> list[str]:
@@ -315,17 +296,3 @@ def parse_text(text: str, doc_id: str, source: str = "", meta: dict[str, str] | 
         addressees=meta.get("addressees", ""), status=meta.get("status", "") or "现行有效",
         effective_date=meta.get("effective_date", ""), superseded_by=meta.get("superseded_by", ""),
         amendments=tuple(history), sections=tuple(sections))
-
-
-def read_source(path: Path) -> str:
-    """Read a source file of any supported format as plain text."""
-    from policykb.formats import read_any
-    return read_any(path)
-
-
-def parse_file(path: Path, doc_id: str, meta: dict[str, str] | None = None) -> Document:
-    """Read and parse one source file."""
-    if not path.exists():
-        raise DocumentError(f"source file {path} is missing; restore it or remove the document "
-                            f"with `policykb remove {doc_id}`")
-    return parse_text(read_source(path), doc_id, source=path.name, meta=meta)

@@ -5,7 +5,9 @@ import pytest
 
 from policykb.chunk import cn_to_int, split_sentences
 from policykb.errors import DocumentError
-from policykb.parse import decode_bytes, join_units, parse_file, parse_text
+from policykb.corpus import parse_file
+from policykb.formats import decode_bytes
+from policykb.parse import join_units, parse_text
 from tests.conftest import CORPUS, NOTICE_ID
 
 MEASURE_NOS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三"]
