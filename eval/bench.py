@@ -230,8 +230,8 @@ def settings_for(corpus: Path, index: Path) -> Any:
 
 def ingest_phase(corpus: Path, index: Path) -> dict:
     """Ingest the corpus into an empty index in-process, timing each stage (fresh process)."""
-    import policykb.store as store
-    from policykb.embed import create_embedding
+    import policykb.retrieval.store as store
+    from policykb.retrieval.embed import create_embedding
 
     clock = StepClock()
     settings = settings_for(corpus, index)
@@ -261,10 +261,10 @@ def laws_ingest_phase(corpus: Path, index: Path, pack: Path) -> dict:
     first: the ratio is what batch ingest costs over the embedding it cannot avoid.
     """
     import policykb.manage as manage
-    import policykb.store as store
-    from policykb.embed import create_embedding
-    from policykb.formats import read_any
-    from policykb.parse import parse_text
+    import policykb.retrieval.store as store
+    from policykb.retrieval.embed import create_embedding
+    from policykb.ingest.formats import read_any
+    from policykb.ingest.parse import parse_text
 
     settings = settings_for(corpus, index)
     embedder = create_embedding(settings)
@@ -304,7 +304,7 @@ def _openmp() -> Any:
 def sentence_pool(kb: Any) -> tuple[list[str], Any]:
     """Return the notice's sentence spans and their stored embeddings (no model calls)."""
     import numpy as np
-    from policykb.store import SPANS
+    from policykb.retrieval.store import SPANS
     got = kb.index.vectors().client.get_collection(SPANS).get(include=["embeddings", "documents"])
     order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
     return [got["documents"][i] for i in order], np.asarray(got["embeddings"], dtype=np.float32)[order]
@@ -313,9 +313,9 @@ def sentence_pool(kb: Any) -> tuple[list[str], Any]:
 def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> dict:
     """Open the knowledge base cold, then time warm asks per mode against bare embedding."""
     start = time.perf_counter()
-    import policykb.embed as embed  # llama-index's BaseEmbedding comes with it
+    import policykb.retrieval.embed as embed  # llama-index's BaseEmbedding comes with it
     import policykb.kb as kbmod
-    import policykb.store as store
+    import policykb.retrieval.store as store
     import_s = time.perf_counter() - start
 
     settings = settings_for(corpus, index)
@@ -329,7 +329,7 @@ def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> 
     start = time.perf_counter()
     kb.ask(COLD_QUESTION)
     first_ask_s = time.perf_counter() - start
-    cold = {"import policykb.kb and policykb.embed": import_s, **clock.seconds,
+    cold = {"import policykb.kb and policykb.retrieval.embed": import_s, **clock.seconds,
             "rest of KnowledgeBase.open": open_s - sum(clock.seconds.values()),
             "first ask": first_ask_s}
 
@@ -416,7 +416,7 @@ def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) 
 
 def raw_chroma(kb: Any, vectors: list[list[float]]) -> dict[str, dict]:
     """Compare VectorStores.query with bare chromadb queries on the same collections."""
-    from policykb.store import SECTIONS, SPANS
+    from policykb.retrieval.store import SECTIONS, SPANS
     stores = kb.index.vectors()
     cols = {"sections": (stores.client.get_collection(SECTIONS), 20, False),
             "spans": (stores.client.get_collection(SPANS), 60, True)}
@@ -510,7 +510,7 @@ def build_synthetic_index(root: Path, n: int, sentences: list[str], vectors: Any
     from chromadb.config import Settings as ChromaSettings
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
-    from policykb.store import SECTIONS
+    from policykb.retrieval.store import SECTIONS
     from policykb.tokenize import tokenize
 
     times = {}
@@ -553,7 +553,7 @@ def open_synthetic_index(root: Path) -> OpenIndex:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from llama_index.vector_stores.chroma import ChromaVectorStore
-    from policykb.store import SECTIONS, VectorStores
+    from policykb.retrieval.store import SECTIONS, VectorStores
 
     bm25 = bm25s.BM25.load(str(root / "bm25"))
     client = chromadb.PersistentClient(path=str(root / "chroma"),
@@ -566,7 +566,7 @@ def open_synthetic_index(root: Path) -> OpenIndex:
 def retrieve_once(index: OpenIndex, question: str, vector: list[float]) -> tuple[list, dict[str, float]]:
     """Run hybrid retrieval as KnowledgeBase.search does, with a precomputed query vector."""
     import policykb.kb as kbmod
-    from policykb.retrieve import dense_ranking, fuse, keyword_ranking
+    from policykb.retrieval.retrieve import dense_ranking, fuse, keyword_ranking
     from policykb.tokenize import expand_query
     k = getattr(kbmod, "CANDIDATES", 20)
     t0 = time.perf_counter()

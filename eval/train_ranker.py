@@ -9,7 +9,7 @@ Training questions: the STARD dev half (eval/stard/) and the notice's developmen
 (eval/questions.jsonl). The held-out notice set, the English law set and the out-of-scope set
 are never trained on. Every figure printed is out-of-fold: 5 folds by question, each fold scored
 by a model that did not see it. The shipped model (policykb/data/ranker.txt) is then fitted on
-all training questions. It holds tree weights over the generic features of policykb/rerank.py:
+all training questions. It holds tree weights over the generic features of policykb/retrieval/rerank.py:
 no question text, no section ids.
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from policykb.config import load_settings  # noqa: E402
-from policykb.evaluate import expected_ids, load_questions  # noqa: E402
+from policykb.evaluation.evaluate import expected_ids, load_questions  # noqa: E402
 from policykb.kb import KnowledgeBase  # noqa: E402
-from policykb.rerank import CALIBRATION_INPUTS, DATA, FEATURES, META_FILE, MODEL_FILE, Candidates, evidence_of  # noqa: E402
+from policykb.retrieval.rerank import CALIBRATION_INPUTS, DATA, FEATURES, META_FILE, MODEL_FILE, Candidates, evidence_of  # noqa: E402
 
 TRAIN_SETS = ("eval/stard/stard-finance-dev.jsonl", "eval/questions.jsonl")
 FOLDS = 5

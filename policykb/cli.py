@@ -61,7 +61,7 @@ def _questions(args: argparse.Namespace) -> Iterable[str]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from policykb.store import ingest
+    from policykb.retrieval.store import ingest
     report = ingest(settings, rebuild=args.rebuild, progress=_progress)
     if not report.changed:
         print(f"索引已是最新 index up to date: {len(report.unchanged)} 份文件, {report.sections} 节, "
@@ -116,8 +116,8 @@ def _chat_turn(conversation: Any, message: str, args: argparse.Namespace) -> int
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Chat on stdin, one message per line: follow-ups resolve against the previous turn; /new starts over."""
-    from policykb.conversation import Conversation
-    from policykb.memo import memo_format, write_memo
+    from policykb.answer.conversation import Conversation
+    from policykb.answer.memo import memo_format, write_memo
     if args.memo:
         memo_format(args.memo)  # a bad file name fails before the chat, not after it
     conversation = Conversation(_open_kb(settings, args.mode))
@@ -166,10 +166,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from policykb.answer import format_cite
-    from policykb.corpus import find_section, load_documents
-    from policykb.chunk import int_to_cn
-    from policykb.links import find_links, link_map
+    from policykb.answer.compose import format_cite
+    from policykb.ingest.corpus import find_section, load_documents
+    from policykb.ingest.chunk import int_to_cn
+    from policykb.ingest.links import find_links, link_map
     documents = load_documents(settings.corpus_dir)
     sec = find_section(documents, args.section, args.doc)
     doc = next(d for d in documents if d.doc_id == sec.doc_id)
@@ -206,7 +206,7 @@ def _doc_row(d: Any) -> dict:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from policykb.corpus import load_documents, load_references
+    from policykb.ingest.corpus import load_documents, load_references
     docs = load_documents(settings.corpus_dir)
     refs = load_references(settings.corpus_dir, docs)
     rows = [_doc_row(d) for d in docs]
@@ -293,7 +293,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Score a conversation set turn by turn; the report goes to eval/chat unless --out says otherwise."""
-    from policykb.evaluate_chat import format_chat_table, run_chat_eval, write_chat_report
+    from policykb.evaluation.chat import format_chat_table, run_chat_eval, write_chat_report
     report = run_chat_eval(settings, args.file)
     if not args.no_report:
         write_chat_report(report, args.out or "eval/chat")
@@ -305,8 +305,8 @@ def cmd_eval_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from policykb.evaluate import run_eval, write_report
-    from policykb.evaluate_chat import is_conversation_set
+    from policykb.evaluation.evaluate import run_eval, write_report
+    from policykb.evaluation.chat import is_conversation_set
     if is_conversation_set(args.file):
         return cmd_eval_chat(args, settings)
     args.out = args.out or "eval"
@@ -316,15 +316,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(report)
     else:
-        from policykb.evaluate import format_table
+        from policykb.evaluation.evaluate import format_table
         print(format_table(report))
     return 0
 
 
 def cmd_quiz(args: argparse.Namespace, settings: Settings) -> int:
     """Print a training quiz drawn from the corpus documents; needs no index."""
-    from policykb.corpus import load_documents
-    from policykb.quiz import KIND_LABELS, generate_quiz
+    from policykb.ingest.corpus import load_documents
+    from policykb.evaluation.quiz import KIND_LABELS, generate_quiz
     quiz = generate_quiz(load_documents(settings.corpus_dir), n=args.n, seed=args.seed,
                          section=args.section, doc_id=args.doc)
     for notice in quiz.notices:
@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the chat app until Ctrl+C (the same app as `python app.py`)."""
-    from policykb.ui import launch
+    from policykb.app.ui import launch
     print(f"政策知识库 policykb: http://{settings.host}:{settings.port}/  （Ctrl+C 停止 stop）", flush=True)
     try:
         launch(settings, on_ingest=lambda why: sys.stderr.write(f"提示：{why}\n"))

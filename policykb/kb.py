@@ -9,19 +9,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from policykb.answer import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Citation, Evidence, Templates, compose_answer, coverage, format_cite,
+from policykb.answer.compose import (COVERAGE_MIN_WORDS, DENSE_THRESHOLDS, Answer, Citation, Evidence, Templates, compose_answer, coverage, format_cite,
                              make_citation, render_items, select_quote)
 from policykb.config import MODES, Settings
-from policykb.corpus import find_section
-from policykb.chunk import int_to_cn
+from policykb.ingest.corpus import find_section
+from policykb.ingest.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
-from policykb.docinfo import DocumentFact, find_document_question
-from policykb.lookup import Lookup, find_lookup, find_scope, looked_up_text, without_scope
-from policykb.parse import Document, Section
-from policykb.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
-from policykb.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
-from policykb.store import LoadedIndex, load_index, unit_span_range
-from policykb.bilingual import translate
+from policykb.answer.docinfo import DocumentFact, find_document_question
+from policykb.retrieval.lookup import Lookup, find_lookup, find_scope, looked_up_text, without_scope
+from policykb.ingest.parse import Document, Section
+from policykb.retrieval.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
+from policykb.retrieval.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
+from policykb.retrieval.store import LoadedIndex, load_index, unit_span_range
+from policykb.retrieval.bilingual import translate
 from policykb.tokenize import expand_query, glossary_terms, tokenize, word_expansions
 
 CANDIDATES = 20
@@ -123,7 +123,7 @@ class KnowledgeBase:
         embedder, error = None, ""
         if dense:
             try:
-                from policykb.embed import create_embedding
+                from policykb.retrieval.embed import create_embedding
                 embedder = create_embedding(settings)
             except PolicyKBError as exc:
                 error = str(exc)

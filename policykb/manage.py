@@ -20,15 +20,15 @@ from typing import Any, Callable
 import tomlkit
 
 from policykb.config import Settings
-from policykb.corpus import (DOC_FIELDS, DOC_ID_RE, MANIFEST, STATUSES, load_documents,
+from policykb.ingest.corpus import (DOC_FIELDS, DOC_ID_RE, MANIFEST, STATUSES, load_documents,
                              load_references, normalize_title, read_manifest)
 from policykb.errors import (CorpusError, DocumentError, DuplicateDocumentError, IndexCorruptError,
                              NotFoundError, PolicyKBError)
-from policykb.formats import read_any
-from policykb.docid import derive_doc_id
-from policykb.formats import SUPPORTED_HINT, SUPPORTED_SUFFIXES
-from policykb.parse import Document, is_doc_number, parse_text, sniff_metadata
-from policykb.store import IngestReport, ingest, index_lock, read_index_manifest
+from policykb.ingest.formats import read_any
+from policykb.ingest.docid import derive_doc_id
+from policykb.ingest.formats import SUPPORTED_HINT, SUPPORTED_SUFFIXES
+from policykb.ingest.parse import Document, is_doc_number, parse_text, sniff_metadata
+from policykb.retrieval.store import IngestReport, ingest, index_lock, read_index_manifest
 
 META_FIELDS = ("title", "doc_number", "issuer", "date", "effective_date", "status", "superseded_by")
 DATE_FIELDS = ("date", "effective_date")
@@ -241,7 +241,7 @@ def _reindex(settings: Settings, snapshot: _Snapshot, embedder: Any,
 
 def _realign(settings: Settings, embedder: Any) -> None:
     """Bring the index back in line with the restored corpus, rebuilding it if the vectors were touched."""
-    from policykb.store import VectorStores
+    from policykb.retrieval.store import VectorStores
     manifest = read_index_manifest(settings.index_dir)
     if manifest is None:
         return

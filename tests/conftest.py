@@ -48,7 +48,7 @@ def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings over a corpus copy whose index is built once per session (do not modify it)."""
     base = tmp_path_factory.mktemp("kb")
     settings = make_settings(copy_corpus(base / "corpus"), base / "index")
-    from policykb.store import ingest
+    from policykb.retrieval.store import ingest
     ingest(settings)
     return settings
 

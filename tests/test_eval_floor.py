@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from policykb.evaluate import load_questions, score_mode
+from policykb.evaluation.evaluate import load_questions, score_mode
 from tests.conftest import ROOT
 
 FLOOR = json.loads((ROOT / "eval" / "floor.json").read_text(encoding="utf-8"))

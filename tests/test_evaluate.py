@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from policykb.errors import CorpusError
-from policykb.evaluate import _rank_metrics, load_questions
+from policykb.evaluation.evaluate import _rank_metrics, load_questions
 from tests.conftest import ROOT
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from policykb.errors import DocumentError
-from policykb.formats import (html_to_text, int_to_cn, markdown_to_text, normalize_glyphs, read_any)
-from policykb.formats_office import format_number, read_docx
-from policykb.formats_pdf import PAGE_NUMBER_RE, Line, drop_headers, join_lines, page_lines
-from policykb.parse import Document, parse_text
+from policykb.ingest.formats import (html_to_text, int_to_cn, markdown_to_text, normalize_glyphs, read_any)
+from policykb.ingest.formats_office import format_number, read_docx
+from policykb.ingest.formats_pdf import PAGE_NUMBER_RE, Line, drop_headers, join_lines, page_lines
+from policykb.ingest.parse import Document, parse_text
 from tests.conftest import CORPUS, FIXTURES, NOTICE_ID
 
 RULES_ID = "rules"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from policykb.answer import format_cite, make_citation
-from policykb.corpus import load_documents
-from policykb.formats import read_any
-from policykb.parse import parse_text
+from policykb.answer.compose import format_cite, make_citation
+from policykb.ingest.corpus import load_documents
+from policykb.ingest.formats import read_any
+from policykb.ingest.parse import parse_text
 from tests.conftest import FIXTURES, NOTICE_ID, PACK, copy_corpus, env_for, policykb
 
 LAW_FILES = sorted(p for p in PACK.glob("*.md") if p.name != "README.md")
@@ -115,7 +115,7 @@ def test_added_laws_carry_their_metadata(laws_env: dict, laws_docs: dict) -> Non
 
 
 def test_every_reference_to_a_document_in_the_knowledge_base_resolves(laws_docs: dict) -> None:
-    from policykb.corpus import normalize_title
+    from policykb.ingest.corpus import normalize_title
     titles = {normalize_title(d["title"]): d["doc_id"] for d in laws_docs["documents"]}
     refs = {r["title"]: r for r in laws_docs["references"]}
     assert refs["中华人民共和国公司法"]["resolved_doc_id"] == "gongsifa"

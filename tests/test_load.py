@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from policykb import ui
+from policykb.app import ui
 
 from tests.conftest import ROOT
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from policykb.corpus import load_documents
-from policykb.formats import read_any
-from policykb.lookup import find_lookup, looked_up_text, resolve_document
-from policykb.parse import Document, parse_text
+from policykb.ingest.corpus import load_documents
+from policykb.ingest.formats import read_any
+from policykb.retrieval.lookup import find_lookup, looked_up_text, resolve_document
+from policykb.ingest.parse import Document, parse_text
 from tests.conftest import CORPUS, NOTICE_ID, ROOT
 
 PACK = ROOT / "packs" / "finance-laws"
@@ -101,7 +101,7 @@ def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Do
 ])
 def test_questions_about_a_document_get_its_metadata_and_printed_lines(
         docs: list[Document], question: str, doc_id: str, aspect: str, value: str, printed) -> None:
-    from policykb.docinfo import find_document_question
+    from policykb.answer.docinfo import find_document_question
     fact = find_document_question(question, docs)
     assert (fact.doc.doc_id, fact.aspect, fact.value) == (doc_id, aspect, value)
     if printed is not None:
@@ -112,13 +112,13 @@ def test_questions_about_a_document_get_its_metadata_and_printed_lines(
 
 
 def test_content_questions_naming_a_document_are_not_document_questions(docs: list[Document]) -> None:
-    from policykb.docinfo import find_document_question
+    from policykb.answer.docinfo import find_document_question
     for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立"):
         assert find_document_question(question, docs) is None
 
 
 def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
-    from policykb.lookup import without_scope
+    from policykb.retrieval.lookup import without_scope
     docs = kb.index.documents
     assert without_scope("在通知里，续贷有什么要求？", docs) == "续贷有什么要求？"
     assert without_scope("续贷有什么要求？", docs) == "续贷有什么要求？"
@@ -139,7 +139,7 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
 ])
 def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(
         docs: list[Document], question: str, doc_id: str, rest: str) -> None:
-    from policykb.lookup import find_scope, without_scope
+    from policykb.retrieval.lookup import find_scope, without_scope
     assert [d.doc_id for d in find_scope(question, docs)] == [doc_id]
     assert without_scope(question, docs) == rest
 
@@ -152,13 +152,13 @@ def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is
     "Please notice the date.",
 ])
 def test_words_that_only_look_like_a_document_are_no_scope(docs: list[Document], question: str) -> None:
-    from policykb.lookup import find_scope
+    from policykb.retrieval.lookup import find_scope
     assert find_scope(question, docs) == []
 
 
 def test_the_longest_opening_that_names_a_document_wins(docs: list[Document]) -> None:
     """…的规定里 names the regulation although the title itself holds an earlier 的."""
-    from policykb.lookup import _leading_scope
+    from policykb.retrieval.lookup import _leading_scope
     title = "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释"
     found, span = _leading_scope(f"{title.replace('《', '').replace('》', '')}里，保证人的责任", docs)
     assert [d.doc_id for d in found] == ["minfadian-danbao-zhidu-jieshi"] and span is not None

@@ -14,9 +14,9 @@ import pytest
 from policykb.config import Settings
 from policykb.errors import (CorpusError, DocumentError, DuplicateDocumentError, EmbeddingUnavailableError,
                              IndexLockedError, NotFoundError)
-from policykb.docid import derive_doc_id
+from policykb.ingest.docid import derive_doc_id
 from policykb.manage import add_document, remove_document
-from policykb.store import VectorStores, index_lock, read_index_manifest, unit_id, vector_units
+from policykb.retrieval.store import VectorStores, index_lock, read_index_manifest, unit_id, vector_units
 from tests.conftest import FIXTURES, NOTICE_ID, ROOT, copy_corpus, make_settings
 
 RULES_ID = "shi-yin-2024-7"
@@ -45,7 +45,7 @@ def index_state(settings: Settings) -> dict:
 
 def assert_consistent(settings: Settings) -> dict:
     """Check that vectors, BM25 and the index manifest describe exactly the corpus documents."""
-    from policykb.corpus import load_documents
+    from policykb.ingest.corpus import load_documents
     state = index_state(settings)
     sections = {s.id: s for d in load_documents(settings.corpus_dir) for s in d.sections}
     spans = {unit_id(s, a, b) for s in sections.values() for a, b in vector_units(s)}
@@ -62,7 +62,7 @@ def vectors_of(state: dict, doc_id: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def embedder(built_settings: Settings):
-    from policykb.embed import create_embedding
+    from policykb.retrieval.embed import create_embedding
     return create_embedding(built_settings)
 
 
@@ -100,7 +100,7 @@ def test_add_ask_remove_leaves_no_stale_entry(kb_settings: Settings, embedder) -
     top = answer.citations[0]
     assert (top.doc_id, top.section_no) == (RULES_ID, "第三条")
     assert "1000万元" in top.quote and top.cite.startswith("《示例银行股份有限公司小微企业授信管理办法》（示银发〔2024〕7号）第三条（一）")
-    from policykb.corpus import load_documents
+    from policykb.ingest.corpus import load_documents
     rules = next(d for d in load_documents(kb_settings.corpus_dir) if d.doc_id == RULES_ID)
     assert top.quote in rules.section("第三条").text  # verbatim
 
@@ -166,7 +166,7 @@ def test_not_current_document_answers_carry_a_warning(kb_settings: Settings, emb
 
 def test_adding_the_cited_plans_resolves_the_notices_references(kb_settings: Settings, embedder, capsys) -> None:
     from policykb.cli import main
-    from policykb.corpus import load_documents, load_references
+    from policykb.ingest.corpus import load_documents, load_references
 
     def refs() -> dict[str, str]:
         return {r.title: r.resolved_doc_id for r in

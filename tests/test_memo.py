@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from policykb.errors import MemoError
-from policykb.memo import memo_docx, memo_markdown, unique_citations, write_memo
+from policykb.answer.memo import memo_docx, memo_markdown, unique_citations, write_memo
 
 CITATIONS = [
     {"cite": "《中华人民共和国民法典》第六百八十五条第二款", "quote": "第三人单方以书面形式向债权人作出保证，债权人接收且未提出异议的，保证合同成立。"},

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from policykb.chunk import cn_to_int, split_sentences
+from policykb.ingest.chunk import cn_to_int, split_sentences
 from policykb.errors import DocumentError
-from policykb.corpus import parse_file
-from policykb.formats import decode_bytes
-from policykb.parse import join_units, parse_text
+from policykb.ingest.corpus import parse_file
+from policykb.ingest.formats import decode_bytes
+from policykb.ingest.parse import join_units, parse_text
 from tests.conftest import CORPUS, NOTICE_ID
 
 MEASURE_NOS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三"]

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from policykb.config import Settings
-from policykb.corpus import load_documents
+from policykb.ingest.corpus import load_documents
 from policykb.errors import NotFoundError, PolicyKBError, QuizError
-from policykb.formats import read_any
-from policykb.parse import Document, Section, parse_text
-from policykb.quiz import (BLANK, FALSE, KINDS, MAX_ITEMS, TRUE, TRUE_FALSE_PREFIX, QuizItem,
+from policykb.ingest.formats import read_any
+from policykb.ingest.parse import Document, Section, parse_text
+from policykb.evaluation.quiz import (BLANK, FALSE, KINDS, MAX_ITEMS, TRUE, TRUE_FALSE_PREFIX, QuizItem,
                            check_answer, generate_quiz, study_cards)
-from policykb.quizgen import PLAUSIBLE, Clause, key_terms
+from policykb.evaluation.quizgen import PLAUSIBLE, Clause, key_terms
 from policykb.tokenize import _stopwords
 
 from tests.conftest import CORPUS, NOTICE_ID, ROOT

@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from policykb.bilingual import english_words, reverse_dictionary, translate
+from policykb.retrieval.bilingual import english_words, reverse_dictionary, translate
 from policykb.kb import KnowledgeBase
-from policykb.rerank import FEATURES, Ranker, confidence_from, document_kind
+from policykb.retrieval.rerank import FEATURES, Ranker, confidence_from, document_kind
 
 
 def test_the_packaged_ranker_loads_and_matches_the_features() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bm25s
 import pytest
 
-from policykb.retrieve import dense_ranking, fuse, keyword_ranking, matched_terms, single
+from policykb.retrieval.retrieve import dense_ranking, fuse, keyword_ranking, matched_terms, single
 
 
 def test_empty_ranking_does_not_change_the_order():

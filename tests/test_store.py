@@ -10,7 +10,7 @@ import pytest
 
 from policykb.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
 from policykb.kb import KnowledgeBase
-from policykb.store import VectorStores, index_lock, ingest, load_index, read_index_manifest
+from policykb.retrieval.store import VectorStores, index_lock, ingest, load_index, read_index_manifest
 from tests.conftest import NOTICE_ID, make_settings
 
 SMALL = """示例银行授信尽职免责办法

@@ -12,14 +12,14 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from policykb import ui, ui_page, ui_render
-from policykb.answer import format_cite
+from policykb.app import page as ui_page, render as ui_render, ui
+from policykb.answer.compose import format_cite
 from policykb.cli import _settings, build_parser
 from policykb.config import load_settings
-from policykb.formats import read_any
+from policykb.ingest.formats import read_any
 from policykb.kb import KnowledgeBase
-from policykb.links import Link, find_links
-from policykb.parse import Amendment, parse_text
+from policykb.ingest.links import Link, find_links
+from policykb.ingest.parse import Amendment, parse_text
 
 from tests.conftest import NOTICE_ID, ROOT
 
@@ -460,7 +460,7 @@ def test_panel_marks_the_quoted_paragraph_of_a_several_paragraph_article(laws):
     ("上海银保监局", NOTICE_ID), ("最高人民法院", "danbao-jieshi"), ("全国人民代表大会常务委员会 2015", "shangyeyinhangfa"),
 ])
 def test_document_search_finds_by_name_number_issuer_and_date(kb, laws, query, first):
-    from policykb.lookup import find_documents
+    from policykb.retrieval.lookup import find_documents
     documents = [kb.docs[NOTICE_ID], *laws.values()]
     found = find_documents(query, documents)
     assert found and found[0].doc_id == first

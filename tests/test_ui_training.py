@@ -6,10 +6,10 @@ import html
 import gradio as gr
 import pytest
 
-from policykb.corpus import load_documents
-from policykb.parse import Document
-from policykb.quiz import FALSE, MAX_ITEMS, TRUE, QuizItem, StudyCard, study_cards
-from policykb.ui_training import (ELEM_IDS, build_training_tab, next_question, render_cards, render_feedback,
+from policykb.ingest.corpus import load_documents
+from policykb.ingest.parse import Document
+from policykb.evaluation.quiz import FALSE, MAX_ITEMS, TRUE, QuizItem, StudyCard, study_cards
+from policykb.app.training import (ELEM_IDS, build_training_tab, next_question, render_cards, render_feedback,
                                   start_quiz, submit_answer)
 
 from tests.conftest import CORPUS, free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from policykb.chunk import cn_to_int
+from policykb.ingest.chunk import cn_to_int
 
 DOC_NUMBER_PARTS_RE = re.compile(r"^(?P<prefix>.+?)[〔\[［(（](?P<year>\d{4})[〕\]］)）](?P<no>\d{1,4})号$")
 ORDER_PARTS_RE = re.compile(r"^(?:中华人民共和国)?(?P<prefix>[\u4e00-\u9fa5]{1,12}?令)(?:(?P<year>\d{4})年)?"

@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from policykb.chunk import (BOOK_RE, PART_NAME_RE, PATH_SEP, Figure, Span, find_figures, find_references,
+from policykb.ingest.chunk import (BOOK_RE, PART_NAME_RE, PATH_SEP, Figure, Span, find_figures, find_references,
                             is_heading, split_blocks, split_sentences)
 from policykb.errors import DocumentError
 

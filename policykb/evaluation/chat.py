@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from policykb.config import Settings
 from policykb.errors import CorpusError
-from policykb.evaluate import read_jsonl
+from policykb.evaluation.evaluate import read_jsonl
 
 TURN_KEYS = {"message", "kind", "expect", "abstain", "expect_doc", "must"}
 
@@ -102,7 +102,7 @@ def score_results(conversations: list[dict], results: Iterable[list[dict]]) -> d
 
 def run_chat_eval(settings: Settings, path: str | Path, mode: str = "hybrid") -> dict[str, Any]:
     """Run every conversation of a set through a Conversation (as `policykb chat --json` does) and score it."""
-    from policykb.conversation import Conversation
+    from policykb.answer.conversation import Conversation
     from policykb.kb import KnowledgeBase
     conversations = load_conversations(path)
     kb = KnowledgeBase.open(settings, dense=(mode != "keyword"))

@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from policykb.chunk import is_heading
+from policykb.ingest.chunk import is_heading
 from policykb.errors import DocumentError
-from policykb.formats import is_wide, normalize_glyphs
+from policykb.ingest.formats import is_wide, normalize_glyphs
 
 TERMINAL = tuple("。；：！？;:!?”」』）)")
 PAGE_NUMBER_RE = re.compile(

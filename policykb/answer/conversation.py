@@ -25,13 +25,13 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
-from policykb.answer import Answer
-from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
-from policykb.docinfo import DOC_MENTION_RE
-from policykb.lookup import (GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, document_names,
+from policykb.answer.compose import Answer
+from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
+from policykb.answer.docinfo import DOC_MENTION_RE
+from policykb.retrieval.lookup import (GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, document_names,
                              find_lookup, resolve_document)
-from policykb.memo import unique_citations
-from policykb.parse import Document
+from policykb.answer.memo import unique_citations
+from policykb.ingest.parse import Document
 from policykb.tokenize import segment, tokenize, word_spans
 
 KINDS = ("fresh", "elliptical", "article", "document", "conditional", "continuation", "english")

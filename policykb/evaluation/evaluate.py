@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from policykb.config import MODES, Settings
+from policykb.config import MODES, PROJECT_ROOT, Settings
 from policykb.errors import CorpusError
 from policykb.kb import KnowledgeBase
 
@@ -58,7 +58,7 @@ def load_questions(path: str | Path) -> list[dict]:
 def expected_ids(kb: KnowledgeBase, q: dict) -> list[str]:
     """Return the section ids a question expects: "doc#no" or "title#no" as given, else the no in doc_id
     (or in the first document that has it, the notice for the notice sets)."""
-    from policykb.corpus import normalize_title
+    from policykb.ingest.corpus import normalize_title
     by_title = {normalize_title(d.title): d.doc_id for d in kb.index.documents}
     out = []
     for e in q["expect"]:
@@ -253,7 +253,7 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
                               "by_tag": {}, "machine": machine()}
     if kb.ranker is not None:
         meta = kb.ranker.meta
-        trained = any(Path(path).resolve() == (Path(__file__).resolve().parent.parent / t).resolve()
+        trained = any(Path(path).resolve() == (PROJECT_ROOT / t).resolve()
                       for t in meta.get("trained_on", ()))
         report["ranker"] = {"trained_on": meta.get("trained_on", []), "date": meta.get("date", ""),
                             "this_set_trained_on": trained, "cross_validated": meta.get("cross_validated", {})}

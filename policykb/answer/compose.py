@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from policykb.corpus import Reference, normalize_title
-from policykb.chunk import int_to_cn
-from policykb.parse import Document, Section
+from policykb.ingest.corpus import Reference, normalize_title
+from policykb.ingest.chunk import int_to_cn
+from policykb.ingest.parse import Document, Section
 from policykb.tokenize import tokenize
 
 FIGURE_QUESTION_RE = re.compile(

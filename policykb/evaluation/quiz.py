@@ -12,10 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from policykb.answer import format_cite
+from policykb.answer.compose import format_cite
 from policykb.errors import NotFoundError, QuizError
-from policykb.parse import Document, Section
-from policykb.quizgen import BLANK, FALSE, TRUE, TRUE_FALSE_PREFIX, Draft, build_pool, key_terms
+from policykb.ingest.parse import Document, Section
+from policykb.evaluation.quizgen import BLANK, FALSE, TRUE, TRUE_FALSE_PREFIX, Draft, build_pool, key_terms
 
 __all__ = ["BLANK", "FALSE", "KINDS", "KIND_LABELS", "MAX_ITEMS", "TRUE", "TRUE_FALSE_PREFIX", "Quiz",
            "QuizItem", "StudyCard", "check_answer", "generate_quiz", "select_sections", "study_cards"]

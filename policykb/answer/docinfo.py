@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from policykb.lookup import resolve_document
-from policykb.parse import Amendment, Document
+from policykb.retrieval.lookup import resolve_document
+from policykb.ingest.parse import Amendment, Document
 
 DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
                             r"|《[^《》]{2,80}》")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from html import escape
+from importlib import resources
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 PRODUCT = "policykb 政策知识库"
 DESCRIPTION = "离线银行业政策知识库：回答逐字引用文件条款，并给出可直接写入签报的出处（文件名、文号、第几条）。"
-FAVICON = Path(__file__).resolve().parent / "data" / "favicon.svg"
+FAVICON = Path(str(resources.files("policykb") / "data" / "favicon.svg"))
 # Relative to the page's <base href="./">, so it resolves to this server wherever it is mounted.
 IMAGE = "favicon.ico"
 

@@ -12,16 +12,16 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import gradio as gr
 
-from policykb import ui_page
-from policykb import ui_render as render
-from policykb.answer import format_cite
+from policykb.app import page as ui_page
+from policykb.app import render
+from policykb.answer.compose import format_cite
 from policykb.config import MODES, Settings
-from policykb.conversation import Conversation, new_state
+from policykb.answer.conversation import Conversation, new_state
 from policykb.errors import EmptyQuestionError, PolicyKBError
 from policykb.kb import KnowledgeBase
-from policykb.lookup import find_documents
-from policykb.memo import unique_citations, write_memo
-from policykb.parse import Document
+from policykb.retrieval.lookup import find_documents
+from policykb.answer.memo import unique_citations, write_memo
+from policykb.ingest.parse import Document
 
 TITLE = "政策知识库"
 MAX_TURNS = 50
@@ -503,7 +503,7 @@ def _docs_tab(ctx: UIContext) -> None:
 
 
 def _training_tab(ctx: UIContext) -> None:
-    from policykb.ui_training import build_training_tab
+    from policykb.app.training import build_training_tab
     build_training_tab(list(ctx.kb.docs.values()))
 
 

@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import gradio as gr
 
 from policykb.errors import PolicyKBError
-from policykb.parse import Document
-from policykb.quiz import (KIND_LABELS, MAX_ITEMS, TRUE, FALSE, QuizItem, StudyCard, check_answer,
+from policykb.ingest.parse import Document
+from policykb.evaluation.quiz import (KIND_LABELS, MAX_ITEMS, TRUE, FALSE, QuizItem, StudyCard, check_answer,
                            generate_quiz, study_cards)
 
 ELEM_IDS = {

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from policykb.chunk import CN_NUM, cn_to_int, int_to_cn
-from policykb.corpus import normalize_title
-from policykb.parse import Document, Section
+from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
+from policykb.ingest.corpus import normalize_title
+from policykb.ingest.parse import Document, Section
 
 LOOKUP_RE = re.compile(
     rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"

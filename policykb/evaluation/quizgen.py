@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from policykb.answer import format_cite
-from policykb.chunk import CN_NUM, Figure
-from policykb.parse import Document, Section
+from policykb.answer.compose import format_cite
+from policykb.ingest.chunk import CN_NUM, Figure
+from policykb.ingest.parse import Document, Section
 from policykb.tokenize import DATA, tokenize, word_spans
 
 BLANK = "____"

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from policykb.parse import Document, Section
+from policykb.ingest.parse import Document, Section
 
 DATA = resources.files("policykb") / "data"
 MODEL_FILE = "ranker.txt"

@@ -9,9 +9,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping
 
-from policykb.chunk import CN_NUM, cn_to_int
-from policykb.corpus import normalize_title
-from policykb.parse import Document, Section
+from policykb.ingest.chunk import CN_NUM, cn_to_int
+from policykb.ingest.corpus import normalize_title
+from policykb.ingest.parse import Document, Section
 
 ARTICLE_REF_RE = re.compile(
     rf"(?:(?P<scope>本法|本条例|本规定|本解释|本办法|本细则|本编|本分编|本章|本节)"
@@ -58,7 +58,7 @@ def _number(numeral: str) -> int:
 
 def _article_no(numeral: str) -> str:
     """Return the section number of an article as the chunker names it (第六百八十五条)."""
-    from policykb.chunk import int_to_cn
+    from policykb.ingest.chunk import int_to_cn
     return f"第{int_to_cn(_number(numeral))}条"
 
 

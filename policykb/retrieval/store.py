@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from policykb.chunk import CHUNKER_VERSION
+from policykb.ingest.chunk import CHUNKER_VERSION
 from policykb.config import Settings
-from policykb.corpus import Reference, load_documents, load_references
+from policykb.ingest.corpus import Reference, load_documents, load_references
 from policykb.errors import (IndexCorruptError, IndexLockedError, IndexMismatchError,
                              IndexMissingError, PolicyKBError, VectorStoreUnavailableError)
-from policykb.parse import Document, Section
-from policykb.retrieve import top_indices
+from policykb.ingest.parse import Document, Section
+from policykb.retrieval.retrieve import top_indices
 from policykb.tokenize import dictionary_hash, tokenize
 
 INDEX_FORMAT = 1
@@ -458,7 +458,7 @@ def ingest(settings: Settings, rebuild: bool = False,
         if manifest is None:
             _reset_store(settings)
         if embedder is None:
-            from policykb.embed import create_embedding
+            from policykb.retrieval.embed import create_embedding
             embedder = create_embedding(settings)
         stores = VectorStores.open(settings, create=True)
         if manifest is not None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policykb.errors import CorpusError, DocumentError, NotFoundError
-from policykb.formats import read_any
-from policykb.parse import Document, Section, parse_text
+from policykb.ingest.formats import read_any
+from policykb.ingest.parse import Document, Section, parse_text
 
 MANIFEST = "manifest.toml"
 DOC_FIELDS = ("doc_id", "title", "doc_number", "issuer", "date", "effective_date", "status",

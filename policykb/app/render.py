@@ -9,10 +9,10 @@ import dataclasses
 from html import escape
 from typing import Any, Iterable, Mapping, Sequence
 
-from policykb.chunk import int_to_cn
-from policykb.corpus import Reference
-from policykb.links import Link, find_links
-from policykb.parse import Amendment, Document, Section
+from policykb.ingest.chunk import int_to_cn
+from policykb.ingest.corpus import Reference
+from policykb.ingest.links import Link, find_links
+from policykb.ingest.parse import Amendment, Document, Section
 
 MODE_LABELS = {"hybrid": "混合检索", "keyword": "关键词检索", "dense": "向量检索"}
 RETRIEVER_LABELS = (("keyword", "关键词"), ("dense", "向量"))

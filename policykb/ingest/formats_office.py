@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from policykb.chunk import ARTICLE_RE, is_heading
+from policykb.ingest.chunk import ARTICLE_RE, is_heading
 from policykb.errors import DocumentError
-from policykb.formats import int_to_cn, is_wide
+from policykb.ingest.formats import int_to_cn, is_wide
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HEADING_STYLE_RE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.I)

@@ -12,7 +12,7 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-from policykb.chunk import int_to_cn, is_heading
+from policykb.ingest.chunk import int_to_cn, is_heading
 from policykb.errors import DocumentError
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -99,10 +99,10 @@ def read_any(path: Path, max_bytes: int | None = None) -> str:
     check_file(path, max_bytes)
     suffix = path.suffix.lower()
     if suffix == ".docx":
-        from policykb.formats_office import read_docx
+        from policykb.ingest.formats_office import read_docx
         return read_docx(path)
     if suffix == ".pdf":
-        from policykb.formats_pdf import read_pdf
+        from policykb.ingest.formats_pdf import read_pdf
         return read_pdf(path)
     data = path.read_bytes()
     if suffix in (".html", ".htm"):

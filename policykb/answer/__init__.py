@@ -1,0 +1,1 @@
+"""Answers: quotes, citations and abstention, questions about documents, conversations, memos."""

@@ -1,0 +1,1 @@
+"""The Gradio app: wiring, rendering, the page shell and the training tab."""

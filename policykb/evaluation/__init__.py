@@ -1,0 +1,1 @@
+"""Evaluation: question and conversation sets scored against gold, and the training quiz."""

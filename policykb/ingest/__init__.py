@@ -1,0 +1,1 @@
+"""Ingest: files → Documents with titles, 文号, dates and numbered sections."""
