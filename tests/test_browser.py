@@ -300,6 +300,9 @@ def test_scope_chips_restrict_the_question_and_come_off(laws_page):
 
     chip.first.locator(".pk-scope-remove").click()
     page.wait_for_function("document.querySelector('#pk-scope-bar').innerText.includes('全部文件')", timeout=WAIT)
+    # The dropdown is updated by its own event, after the bar: wait for it rather than race it.
+    page.wait_for_function("document.querySelectorAll('#pk-scope .token, #pk-scope [class*=token]').length === 0",
+                           timeout=WAIT)
     assert page.locator("#pk-scope .token, #pk-scope [class*=token]").count() == 0
 
     # A question that names its own document is answered within it, and says so.

@@ -95,6 +95,9 @@ def laws_kb(laws_env: dict):
 
 
 LAW_FOLLOW_UPS = [
+    # 投保机构 belongs to 存款保险条例 alone; 宣告破产 to many laws: the condition stays in the scope.
+    (["存款保险条例第五条"], "如果投保机构被宣告破产呢？", "conditional", "如果投保机构被宣告破产呢？",
+     ("guowuyuanling-660",)),
     (["商业银行法第三十九条"], "第四十条呢？", "article", "商业银行法第四十条", ("shangyeyinhangfa",)),
     (["商业银行法第十三条"], "第二款呢", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
     (["民法典第六百八十五条"], "该法第六百九十四条", "article", "民法典第六百九十四条", ("minfadian",)),

@@ -128,10 +128,10 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
 
 
 @pytest.mark.parametrize("question,doc_id,rest", [
-    ("通知的总体原则是什么？", NOTICE_ID, "总体原则是什么？"),       # a question that opens with the name
-    ("这份通知的总体原则是什么？", NOTICE_ID, "总体原则是什么？"),
-    ("商业银行法的立法目的是什么？", "shangyeyinhangfa", "立法目的是什么？"),
-    ("民法典里保证合同的内容", "minfadian", "保证合同的内容"),
+    ("通知的总体原则是什么？", NOTICE_ID, "通知的总体原则是什么？"),  # the name is part of what is asked
+    ("这份通知的总体原则是什么？", NOTICE_ID, "这份通知的总体原则是什么？"),
+    ("商业银行法的立法目的是什么？", "shangyeyinhangfa", "商业银行法的立法目的是什么？"),
+    ("民法典里保证合同的内容", "minfadian", "保证合同的内容"),               # 民法典里 only says where to look
     ("What does the notice say about first loans?", NOTICE_ID, "What does say about first loans?"),
     ("According to the notice, what is the target for inclusive loans?", NOTICE_ID,
      "what is the target for inclusive loans?"),

@@ -260,18 +260,25 @@ def _phrases(text: str, known: str) -> list[str]:
 
 
 def within_scope(text: str, doc_ids: Sequence[str], kb: Any) -> bool:
-    """Return True when most phrases of text that the knowledge base has occur in the scope's documents.
+    """Return True when the scope's documents hold most of what the text speaks of.
 
-    A follow-up keeps the previous scope only while it speaks of what those documents speak of:
-    那保证人要承担什么责任呢 after 在通知中… names a subject only the laws mention, so it is asked of
-    the whole knowledge base rather than answered "no provision" from the notice.
+    Each phrase of the text that the knowledge base has counts by how specific it is (one over
+    the number of documents that hold it): 投保机构 belongs to 存款保险条例 alone, 宣告破产 to
+    many laws. A follow-up keeps the previous scope only while it speaks of what those documents
+    speak of: 那保证人要承担什么责任呢 after 在通知中… names a subject only the laws mention, so
+    it is asked of the whole knowledge base rather than answered "no provision" from the notice.
     """
     if not doc_ids:
         return True
     texts = _texts(kb)
     phrases = _phrases(text, texts[""])
-    inside = sum(1 for p in phrases if any(p in texts.get(d, "") for d in doc_ids))
-    return inside * 2 > len(phrases) or not phrases
+    inside = total = 0.0
+    for phrase in phrases:
+        holders = [d for d, body in texts.items() if d and phrase in body]
+        weight = 1.0 / max(1, len(holders))
+        total += weight
+        inside += weight if any(d in holders for d in doc_ids) else 0.0
+    return inside * 2 > total or not phrases
 
 
 def _language(text: str) -> str:

@@ -121,14 +121,20 @@ EN_SCOPE_VERBS = frozenset("say says said state states stated mention mentions r
 
 def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
     """Return the documents the longest opening of a question names (…的规定里 wins over …的),
-    and its span; before 的 only a document's exact name counts (合同法的… names no document)."""
+    and the span of the words that only say where to look.
+
+    Before 的 only a document's exact name counts (合同法的… names no document), and the name
+    stays part of what is asked: 通知的总体原则 asks for the notice's own principle, while in
+    通知中，续贷有什么要求 the words 通知中 only say where to look.
+    """
     for m in reversed(list(LEADING_CUT_RE.finditer(question[:MAX_LEADING + 2]))):
         name = question[:m.start()]
         if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fa5〔〕\d]+", name):
             continue
-        found = resolve_document(name, documents, exact=m.group(0) == "的")
+        possessive = m.group(0) == "的"
+        found = resolve_document(name, documents, exact=possessive)
         if found:
-            return found, (0, m.end())
+            return found, None if possessive else (0, m.end())
     return [], None
 
 
