@@ -16,7 +16,8 @@ from policykb.ingest.corpus import find_section
 from policykb.ingest.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
 from policykb.answer.docinfo import DocumentFact, find_document_question
-from policykb.retrieval.lookup import Lookup, find_lookup, find_scope, looked_up_text, without_scope
+from policykb.retrieval.lookup import (Lookup, document_names, find_lookup, find_scope, looked_up_text,
+                                       without_scope)
 from policykb.ingest.parse import Document, Section
 from policykb.retrieval.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
 from policykb.retrieval.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
@@ -113,6 +114,7 @@ class KnowledgeBase:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._section_docs = np.array([sid.split("#", 1)[0] for sid in index.section_ids])
         self._layout: dict[str, Layout] | None = None
+        self._names: dict[str, frozenset[str]] = {}
         self._vocabulary = frozenset(self._idf)  # one object, so the dictionary's cache finds it at once
         self.ranker = Ranker.load() if settings.ranker else None
 
@@ -277,6 +279,12 @@ class KnowledgeBase:
         return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES,
                                                context=True), terms)
 
+    def _name_tokens(self, doc_id: str) -> frozenset[str]:
+        """Return the search tokens of a document's names (民法典, 通知, its 文号 …)."""
+        if doc_id not in self._names:
+            self._names[doc_id] = frozenset(tokenize(" ".join(document_names(self.docs[doc_id]))))
+        return self._names[doc_id]
+
     def evidence(self, result: SearchResult) -> Evidence:
         """Summarise the top hit's support for the abstention decision."""
         if not result.hits:
@@ -284,6 +292,8 @@ class KnowledgeBase:
         top = result.hits[0]
         dense = None if result.mode == "keyword" else top.scores.get("dense", 0.0)
         section_tokens = self._tokens.get(top.section_id, ())
+        if result.scope:  # an article says 本法, not its law's name: a section of the named document holds it
+            section_tokens = set(section_tokens) | self._name_tokens(self.sections[top.section_id].doc_id)
         if CJK_RE.search(result.question):
             cov = coverage(list(result.terms), section_tokens, self._idf)
             return Evidence(dense, cov, self.dense_threshold, confidence=result.confidence,

@@ -174,3 +174,14 @@ def test_a_scoped_search_answers_from_the_scope_only(laws_kb):
     assert result.scope == ("minfadian",) and result.confidence is not None
     assert result.hits and {laws_kb.sections[h.section_id].doc_id for h in result.hits} == {"minfadian"}
     assert not laws_kb.answer(result).abstained
+
+
+def test_the_name_of_a_scoped_document_counts_as_covered(laws_kb):
+    """民法典的保证期间… keeps 民法典 as a search word, but an article says 本法, not its law's name:
+    a section of the named document counts as holding it."""
+    import dataclasses
+    result = laws_kb.search("民法典的保证期间是多久？")
+    assert result.scope == ("minfadian",)
+    scoped = laws_kb.evidence(result)
+    assert scoped.coverage > laws_kb.evidence(dataclasses.replace(result, scope=())).coverage
+    assert scoped.coverage >= 0.5 and not laws_kb.answer(result).abstained

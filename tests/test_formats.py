@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from policykb.errors import DocumentError
-from policykb.ingest.formats import (html_to_text, int_to_cn, markdown_to_text, normalize_glyphs, read_any)
+from policykb.ingest.chunk import int_to_cn
+from policykb.ingest.formats import html_to_text, markdown_to_text, read_any
+from policykb.ingest.glyphs import normalize_glyphs
 from policykb.ingest.formats_office import format_number, read_docx
 from policykb.ingest.formats_pdf import PAGE_NUMBER_RE, Line, drop_headers, join_lines, page_lines
 from policykb.ingest.parse import Document, parse_text

@@ -148,6 +148,8 @@ def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is
     "保证合同的内容是什么？",
     "合同法的违约责任是什么？",          # a part of 中华人民共和国民法典's words, no document of its own
     "银行法的规定有哪些？",              # only a part of 商业银行法's name
+    "民法典和商业银行法的关系是什么？",  # two documents compared: no one scope
+    "借款人违反商业银行法的责任是什么？",
     "What is the notice period for a loan?",
     "Please notice the date.",
 ])

@@ -1,4 +1,4 @@
-"""The Gradio chat app: wiring only. Retrieval and answers come from KnowledgeBase, HTML from ui_render."""
+"""The Gradio chat app: wiring only. Retrieval and answers come from KnowledgeBase, HTML from app/render.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -233,7 +233,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
             "theme": theme(), "css": CSS, "footer_links": ["api"], "run_history": False, "ssr_mode": False,
             "pwa": False, "mcp_server": False, "enable_monitoring": False, "show_error": False,
             "quiet": True, "favicon_path": str(ui_page.FAVICON),
-            # Title and link-preview tags rewritten in the served HTML (see ui_page).
+            # Title and link-preview tags rewritten in the served HTML (see app/page.py).
             "app_kwargs": {"middleware": [Middleware(ui_page.PageHeadMiddleware)]}}
 
 

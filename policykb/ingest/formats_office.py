@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 from policykb.ingest.chunk import ARTICLE_RE, is_heading
 from policykb.errors import DocumentError
-from policykb.ingest.formats import int_to_cn, is_wide
+from policykb.ingest.chunk import int_to_cn
+from policykb.ingest.glyphs import is_wide
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HEADING_STYLE_RE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.I)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from policykb.ingest.chunk import is_heading
 from policykb.errors import DocumentError
-from policykb.ingest.formats import is_wide, normalize_glyphs
+from policykb.ingest.glyphs import is_wide, normalize_glyphs
 
 TERMINAL = tuple("。；：！？;:!?”」』）)")
 PAGE_NUMBER_RE = re.compile(

@@ -71,26 +71,20 @@ def _names(title: str, doc_number: str) -> tuple[str, ...]:
     return tuple(n for n in dict.fromkeys(normalize_title(n) for n in names) if n)
 
 
-def resolve_document(mention: str, documents: Sequence[Document], exact: bool = False) -> list[Document]:
+def resolve_document(mention: str, documents: Sequence[Document]) -> list[Document]:
     """Return the documents a mention names (exact names first, then titles that contain it).
 
     The mention may carry words before the name (请问民法典 → 民法典); the longest
     tail that names a document wins.
-
-    Args:
-        exact: only a document's own names count (劳动合同法, 通知), not titles that contain the
-            mention (合同法 is no document of its own).
     """
     mention = normalize_title(mention)
     for start in range(len(mention) - 1):
         tail = FILLER_RE.sub("", mention[start:]) if start == 0 else mention[start:]
         if len(tail) < 2:
             continue
-        found = [d for d in documents if tail in document_names(d)]
-        if found:
-            return found
+        exact = [d for d in documents if tail in document_names(d)]
         if exact:
-            continue
+            return exact
         # A part of a title names the document only when it says what kind of document it is
         # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
         containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
@@ -108,6 +102,7 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
 # A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则….
 LEADING_CUT_RE = re.compile(r"里面|里|之中|中|的")
 MAX_LEADING = 40
+DEMONSTRATIVE_RE = re.compile(r"^(?:请问|这份|这个|这部|该|本|此)")
 # English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge
 # base, when the words around it make it the document (in the notice, does the notice say, the notice
 # requires), not "the notice period".
@@ -123,18 +118,23 @@ def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
     """Return the documents the longest opening of a question names (…的规定里 wins over …的),
     and the span of the words that only say where to look.
 
-    Before 的 only a document's exact name counts (合同法的… names no document), and the name
-    stays part of what is asked: 通知的总体原则 asks for the notice's own principle, while in
+    Before 的 only the whole opening as a document's exact name counts (合同法的… and
+    民法典和商业银行法的… name no scope), and the name stays part of what is asked: 通知的总体原则 asks for the notice's own principle, while in
     通知中，续贷有什么要求 the words 通知中 only say where to look.
     """
     for m in reversed(list(LEADING_CUT_RE.finditer(question[:MAX_LEADING + 2]))):
         name = question[:m.start()]
         if len(name) < 2 or not re.fullmatch(r"[\u4e00-\u9fa5〔〕\d]+", name):
             continue
-        possessive = m.group(0) == "的"
-        found = resolve_document(name, documents, exact=possessive)
+        if m.group(0) == "的":  # the whole opening must be the name: not 民法典和商业银行法的…
+            whole = normalize_title(DEMONSTRATIVE_RE.sub("", name))
+            found = [d for d in documents if whole in document_names(d)]
+            if found:
+                return found, None
+            continue
+        found = resolve_document(name, documents)
         if found:
-            return found, None if possessive else (0, m.end())
+            return found, (0, m.end())
     return [], None
 
 
