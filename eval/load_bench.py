@@ -94,7 +94,7 @@ def parse_result(stream: str) -> dict:
 
 async def ask(client, question: str) -> dict:
     """Ask one question through gradio's queue API as a plain HTTP client; return the Answer."""
-    joined = await client.post("gradio_api/call/ask", json={"data": [question, "hybrid", [], None]})
+    joined = await client.post("gradio_api/call/ask", json={"data": [question, "hybrid", []]})
     joined.raise_for_status()
     result = await client.get(f"gradio_api/call/ask/{joined.json()['event_id']}")
     result.raise_for_status()

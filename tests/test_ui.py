@@ -83,7 +83,7 @@ def test_build_app_has_the_tabs_side_panel_and_only_public_api(kb, built_setting
     labels = {c["props"].get("label") for c in config["components"]}
     assert {"问答", "检索详情", "文件", "培训", "当前设置", "条款全文"} <= labels
     public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "public"}
-    assert public == {"ask", "search", "quiz_start", "quiz_submit", "quiz_next"}
+    assert public == {"ask", "chat", "search", "quiz_start", "quiz_submit", "quiz_next"}
     assert not Path(ui.__file__).with_suffix(".pyi").exists()  # gradio writes one beside a component subclass
 
 
@@ -553,11 +553,19 @@ def test_memo_lists_the_citations_of_two_turns_in_order_each_once(kb, tmp_path):
     assert not ui.memo_dir().is_relative_to(ROOT)
 
 
-def test_ask_api_answers_a_follow_up_only_when_given_a_conversation_state(server, kb):
+def test_chat_api_answers_follow_ups_and_ask_stays_one_question(server, kb):
     api = client(server)
-    first = api.predict("普惠贷款的目标是多少？", "hybrid", [], {}, api_name="/ask")
+    first = api.predict("普惠贷款的目标是多少？", "hybrid", [], {}, api_name="/chat")
     assert first["understood"] == "" and first["state"]["question"] == "普惠贷款的目标是多少？"
-    follow = api.predict("那绿色金融呢？", "hybrid", [], first["state"], api_name="/ask")
+    follow = api.predict("那绿色金融呢？", "hybrid", [], first["state"], api_name="/chat")
     assert follow["kind"] == "elliptical" and follow["understood"].startswith("绿色金融")
     alone = api.predict("那绿色金融呢？", api_name="/ask")
     assert "state" not in alone and alone == json.loads(json.dumps(kb.ask("那绿色金融呢？").to_dict()))
+
+
+def test_ask_over_plain_http_takes_the_three_values_it_always_took(server):
+    """A script that posts [question, mode, doc ids] to /ask, as before conversations existed."""
+    import httpx
+    joined = httpx.post(server + "gradio_api/call/ask", json={"data": ["续贷有什么要求？", "hybrid", []]})
+    stream = httpx.get(server + f"gradio_api/call/ask/{joined.json()['event_id']}", timeout=60).text
+    assert "event: complete" in stream and "citations" in stream

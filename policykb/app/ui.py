@@ -518,16 +518,18 @@ def build_app(kb: KnowledgeBase, settings: Settings,
             return gr.skip(), gr.skip()
         return panel_html(kb.docs, data), gr.Sidebar(open=True)
 
-    def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None, state: dict | None = None) -> dict:
-        """Answer a question; returns the same JSON object as `policykb ask --json`.
-
-        With a conversation state ({} to start one), the question is resolved as a follow-up and
-        the object is that of `policykb chat --json`, plus "state" to pass with the next question.
-        """
+    def ask(question: str, mode: Mode = "hybrid", docs: list[str] | None = None) -> dict:
+        """Answer one question; returns the same JSON object as `policykb ask --json`."""
         try:
-            if state is None:
-                return kb.ask(question, mode=mode, doc_ids=docs or ()).to_dict()
-            conversation = Conversation(kb, json.loads(json.dumps(state)) or None)
+            return kb.ask(question, mode=mode, doc_ids=docs or ()).to_dict()
+        except PolicyKBError as exc:
+            raise gr.Error(error_message(exc)) from None
+
+    def chat(question: str, mode: Mode = "hybrid", docs: list[str] | None = None, state: dict | None = None) -> dict:
+        """Answer a message of a conversation: resolved as a follow-up of the state ({} or null to
+        start one); returns the object of `policykb chat --json` plus "state" for the next message."""
+        try:
+            conversation = Conversation(kb, json.loads(json.dumps(state or {})) or None)
             turn = conversation.ask(question, mode=mode, doc_ids=docs or ())
             return {**turn.to_dict(), "state": conversation.state}
         except PolicyKBError as exc:
@@ -564,6 +566,7 @@ def build_app(kb: KnowledgeBase, settings: Settings,
         with gr.Accordion("当前设置", open=False):
             gr.HTML(render.settings_html(settings.describe(), kb.dense_available, kb.dense_error))
         gr.api(ask, api_name="ask", concurrency_id="kb", concurrency_limit=CONCURRENCY)
+        gr.api(chat, api_name="chat", concurrency_id="kb", concurrency_limit=CONCURRENCY)
         gr.api(search, api_name="search", concurrency_id="kb", concurrency_limit=CONCURRENCY)
     app.queue(default_concurrency_limit=CONCURRENCY)
     return app
