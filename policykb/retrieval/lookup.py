@@ -119,8 +119,9 @@ def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
     and the span of the words that only say where to look.
 
     Before 的 only the whole opening as a document's exact name counts (合同法的… and
-    民法典和商业银行法的… name no scope), and the name stays part of what is asked: 通知的总体原则 asks for the notice's own principle, while in
-    通知中，续贷有什么要求 the words 通知中 only say where to look.
+    民法典和商业银行法的… name no scope), and the name stays part of what is asked:
+    通知的总体原则 asks for the notice's own principle, while in 通知中，续贷有什么要求 the
+    words 通知中 only say where to look.
     """
     for m in reversed(list(LEADING_CUT_RE.finditer(question[:MAX_LEADING + 2]))):
         name = question[:m.start()]
@@ -139,6 +140,7 @@ def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
 
 
 def _english_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
+    """Return the document "the notice" names in an English question, and the span of those words."""
     for m in EN_SCOPE_RE.finditer(question):
         post = (m.group("post") or "").strip().lower()
         if m.group("pre") or EN_SCOPE_BEFORE_RE.search(question[:m.start()]) or post in EN_SCOPE_VERBS:
