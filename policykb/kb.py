@@ -23,7 +23,8 @@ from policykb.retrieval.rerank import Candidates, Layout, Ranker, candidate_feat
 from policykb.retrieval.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.retrieval.store import LoadedIndex, load_index, unit_span_range
 from policykb.retrieval.bilingual import translate
-from policykb.tokenize import expand_query, glossary_terms, tokenize, word_expansions
+from policykb.retrieval.definitions import definition_term, promote_definition
+from policykb.tokenize import expand_query, glossary_terms, term_groups, tokenize, word_expansions
 
 CANDIDATES = 20
 RERANK_CANDIDATES = 30  # per retriever, when the learned ranker orders the hybrid candidates
@@ -191,11 +192,14 @@ class KnowledgeBase:
                                context=ranker is not None)
         confidence = None
         if ranker is not None:
-            candidates = self._candidates(found, terms)
+            candidates = self._candidates(found, query)
             scores = ranker.score(candidates)
             if scope:  # ranked among all documents' best, answered from the scope's
                 keep = [i for i, sid in enumerate(candidates.ids) if self.sections[sid].doc_id in scope]
                 candidates, scores = candidates.subset(keep), scores[keep]
+            term = definition_term(query)
+            if term:
+                scores = promote_definition(candidates.ids, scores, {i: self.sections[i].text for i in candidates.ids}, term)
             confidence = round(ranker.confidence(scores, candidates), 4)
             fused = {h.section_id: h for h in found.fused}
             order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
@@ -222,6 +226,13 @@ class KnowledgeBase:
         for words in self._translations(question).values():
             terms.extend(w for w in words if w not in terms)
         return terms
+
+    def _words(self, question: str) -> dict[str, set[str]]:
+        """Return a question's words, each with the tokens that stand for it (glossary, translations)."""
+        words = term_groups(question)
+        for word, corpus_words in self._translations(question).items():
+            words.setdefault(word, set()).update(corpus_words)
+        return words
 
     def _retrieve(self, question: str, terms: list[str], mode: str, scope: list[str],
                   allowed: np.ndarray | None, n: int, context: bool = False) -> "Retrieved":
@@ -258,13 +269,15 @@ class KnowledgeBase:
         fused = fuse(rankings, FUSION_WEIGHTS, limit=(4 if context else 2) * n) if mode == "hybrid" else []
         return Retrieved(rankings, dict(sec), units, tuple(fused), span_sims)
 
-    def _candidates(self, found: "Retrieved", terms: list[str]) -> Candidates:
+    def _candidates(self, found: "Retrieved", query: str) -> Candidates:
         """Describe the fused candidates by the ranker's features."""
         if self._layout is None:
             self._layout = section_layout(self.index.documents)
         ids = [h.section_id for h in found.fused]
-        distinct = list(dict.fromkeys(terms))
-        cov = {sid: coverage(distinct, self._tokens.get(sid, ()), self._idf) for sid in ids}
+        # The ranker was trained on the share of all search terms (glossary terms and translations each
+        # on their own); the abstention rule's coverage counts a question's words instead (evidence).
+        terms = dict.fromkeys(self._terms(query), ())
+        cov = {sid: coverage(terms, self._tokens.get(sid, ()), self._idf) for sid in ids}
         return candidate_features(ids, dict(found.rankings.get("keyword", [])), found.dense_section,
                                   found.dense_unit, {h.section_id: h.score for h in found.fused}, cov,
                                   self.sections, self._layout, RERANK_CANDIDATES + 1)
@@ -277,7 +290,7 @@ class KnowledgeBase:
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
         return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES,
-                                               context=True), terms)
+                                               context=True), query)
 
     def _name_tokens(self, doc_id: str) -> frozenset[str]:
         """Return the search tokens of a document's names (民法典, 通知, its 文号 …)."""
@@ -294,15 +307,15 @@ class KnowledgeBase:
         section_tokens = self._tokens.get(top.section_id, ())
         if result.scope:  # an article says 本法, not its law's name: a section of the named document holds it
             section_tokens = set(section_tokens) | self._name_tokens(self.sections[top.section_id].doc_id)
+        # The words that name the scope (the notice) say where to look, not what to find.
+        asked = without_scope(result.question, self.index.documents) if result.scope else result.question
         if CJK_RE.search(result.question):
-            cov = coverage(list(result.terms), section_tokens, self._idf)
+            cov = coverage(self._words(asked), section_tokens, self._idf)
             return Evidence(dense, cov, self.dense_threshold, confidence=result.confidence,
                             scoped=bool(result.scope))
         # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
-        # The words that name the scope (the notice) say where to look, not what to find.
-        asked = without_scope(result.question, self.index.documents) if result.scope else result.question
         words = word_expansions(asked)
         for word, corpus_words in self._translations(asked, full_only=True).items():
             words.setdefault(word, set()).update(corpus_words)
@@ -398,7 +411,7 @@ class KnowledgeBase:
             plan = self.docs.get(ref.resolved_doc_id)
             if plan is None or plan.doc_id in cited_docs or not cited_ids & set(ref.cited_by):
                 continue
-            best = max(plan.sections, key=lambda s: coverage(terms, self._tokens[s.id], self._idf))
+            best = max(plan.sections, key=lambda s: coverage(dict.fromkeys(terms, ()), self._tokens[s.id], self._idf))
             citing = self.sections[next(i for i in ref.cited_by if i in cited_ids)]
             notices.append(self.templates.render("referenced_plan_resolved", plan=ref.title, doc_id=plan.doc_id,
                                                  cite=format_cite(self.docs[citing.doc_id], citing)))

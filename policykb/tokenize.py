@@ -10,6 +10,7 @@ from importlib import resources
 
 DATA = resources.files("policykb") / "data"
 WORD_RE = re.compile(r"[a-z0-9][a-z0-9.\-]*|[\u4e00-\u9fff]+")
+POSSESSIVE_RE = re.compile(r"(?<=[a-z])['’]s\b")  # Shanghai's → shanghai, not shanghai and "s"
 _LOCK = threading.Lock()
 
 
@@ -75,7 +76,7 @@ def tokenize(text: str) -> list[str]:
     stop = _stopwords()
     tokens: list[str] = []
     with _LOCK:  # jieba's Tokenizer initialises lazily and is not thread-safe on first use
-        for chunk in WORD_RE.findall(text.lower()):
+        for chunk in WORD_RE.findall(POSSESSIVE_RE.sub("", text.lower())):
             if chunk[0].isascii():
                 if chunk not in stop:
                     tokens.append(chunk)
@@ -111,19 +112,26 @@ def expand_query(text: str) -> list[str]:
     return tokens
 
 
-def word_expansions(text: str) -> dict[str, set[str]]:
-    """Map each English word of a question to the policy-term tokens its glossary entries add.
+def term_groups(text: str) -> dict[str, set[str]]:
+    """Map each search token of a question to the policy-term tokens its glossary entries add.
 
-    Used to judge how much of an English question a section covers: a word
-    counts as covered when it, or a term the glossary gives for it, occurs.
+    Used to judge how much of a question a section covers: a word counts as covered
+    when it, or a term the glossary gives for it, occurs, so that the expansions of one
+    word (开户 → 新市民) never count as more of the question than that word. A
+    glossary phrase that yields no token of its own (办卡) is a word of its own.
     """
-    out: dict[str, set[str]] = {t: set() for t in tokenize(text) if t.isascii()}
+    out: dict[str, set[str]] = {t: set() for t in tokenize(text)}
     for term, expansion in glossary_matches(text):
-        if not term.isascii():
-            continue
         tokens = {t for e in expansion for t in tokenize(e)}
-        for w in term.split():
-            for form in (w, w + "s", w + "es"):  # "first loans" is the glossary's "first loan"
-                if form in out:
-                    out[form] |= tokens
+        if term.isascii():
+            own = [form for w in term.split() for form in (w, w + "s", w + "es") if form in out]
+        else:
+            own = [t for t in tokenize(term) if t in out] or [term]
+        for word in own:  # English "first loans" is the glossary's "first loan"
+            out.setdefault(word, set()).update(tokens)
     return out
+
+
+def word_expansions(text: str) -> dict[str, set[str]]:
+    """Map each English word of a question to the policy-term tokens its glossary entries add."""
+    return {w: e for w, e in term_groups(text).items() if w.isascii()}

@@ -62,3 +62,24 @@ def test_english_glossary_terms_match_in_the_plural() -> None:
     assert word_expansions("What about first loans?")["loans"]
     assert glossary_terms("first loaned") == []  # a whole word, not any continuation
 
+
+
+def test_a_word_and_its_glossary_terms_are_one_word_of_the_question() -> None:
+    from policykb.answer.compose import coverage
+    from policykb.tokenize import term_groups
+    assert term_groups("外地人去办卡，要收钱吗？") == {"外地": {"新市", "市民", "新市民"}, "外地人": {"新市", "市民", "新市民"},
+                                                  "办卡": {"开户"}, "收钱": set()}
+    assert term_groups("外地人去办卡要收钱吗")["办卡"] == {"开户"}  # jieba cuts 办卡要: the glossary term stands alone
+    assert term_groups("股票开户需要什么材料？") == {"股票": set(), "开户": set(), "材料": set()}  # 开户 adds no 新市民
+    idf = {"外地人": 2.0, "办卡": 1.0, "收钱": 1.0, "新市民": 5.0, "开户": 1.0}
+    words = {"外地人": {"新市民"}, "办卡": {"开户"}, "收钱": set()}
+    # 新市民 counts once, as much as 外地人 weighs, however rare it is itself.
+    assert coverage(words, {"新市民", "开户"}, idf) == 3 / 4
+    assert coverage({"股票": set(), "开户": set(), "材料": set()}, {"开户"}, idf) == 1 / 11  # unseen words weigh 5
+    assert coverage({}, {"开户"}, idf) == 0.0
+
+
+def test_an_english_possessive_is_not_a_word() -> None:
+    from policykb.tokenize import tokenize
+    assert tokenize("Shanghai's business environment") == ["shanghai", "business", "environment"]
+    assert tokenize("the borrower’s loans") == ["borrower", "loans"]

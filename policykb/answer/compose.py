@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from policykb.ingest.corpus import Reference, normalize_title
 from policykb.ingest.chunk import int_to_cn
@@ -25,7 +25,7 @@ PLAN_QUESTION_RE = re.compile(r"方案|plan\b", re.I)
 
 # Abstention thresholds, calibrated on eval/questions.jsonl and checked on
 # eval/heldout.jsonl (see eval/report.md). Answer when the top section covers at
-# least COVERAGE_MIN of the question's (IDF-weighted, glossary-expanded) terms, or
+# least COVERAGE_MIN of the question's IDF-weighted words (a word or its glossary terms), or
 # when its cosine similarity reaches the model's threshold. Cosines are not
 # comparable across models, so a model without a calibrated value answers on
 # keyword coverage alone until POLICYKB_ABSTAIN_DENSE is set.
@@ -157,15 +157,22 @@ def is_figure_question(question: str) -> bool:
     return bool(FIGURE_QUESTION_RE.search(question))
 
 
-def coverage(terms: list[str], section_tokens: Iterable[str], idf: dict[str, float]) -> float:
-    """Return the IDF-weighted share of query terms that occur in the section."""
-    if not terms:
+def coverage(words: Mapping[str, Iterable[str]], section_tokens: Iterable[str], idf: dict[str, float]) -> float:
+    """Return the IDF-weighted share of a question's words that occur in the section.
+
+    Args:
+        words: each word of the question (a search token) with the tokens that stand for it
+            (its glossary expansions, the corpus words of an English word); the word counts as
+            covered when it or one of them occurs, and weighs as much as the word alone.
+    """
+    if not words:
         return 0.0
     have = set(section_tokens)
-    unseen = max(idf.values(), default=1.0)  # a term no section has weighs like the rarest one
-    weight = {t: idf.get(t, unseen) for t in terms}
+    unseen = max(idf.values(), default=1.0)  # a word no section has weighs like the rarest one
+    weight = {w: idf.get(w, unseen) for w in words}
     total = sum(weight.values())
-    return sum(w for t, w in weight.items() if t in have) / total if total else 0.0
+    return sum(weight[w] for w, alts in words.items() if w in have or not have.isdisjoint(alts)) / total \
+        if total else 0.0
 
 
 def should_abstain(ev: Evidence) -> bool:
