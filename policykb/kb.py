@@ -192,14 +192,15 @@ class KnowledgeBase:
                                context=ranker is not None)
         confidence = None
         if ranker is not None:
-            candidates = self._candidates(found, query)
+            candidates = self._candidates(found, terms)
             scores = ranker.score(candidates)
             if scope:  # ranked among all documents' best, answered from the scope's
                 keep = [i for i, sid in enumerate(candidates.ids) if self.sections[sid].doc_id in scope]
                 candidates, scores = candidates.subset(keep), scores[keep]
             term = definition_term(query)
             if term:
-                scores = promote_definition(candidates.ids, scores, {i: self.sections[i].text for i in candidates.ids}, term)
+                texts = {sid: self.sections[sid].text for sid in candidates.ids}
+                scores = promote_definition(candidates.ids, scores, texts, term)
             confidence = round(ranker.confidence(scores, candidates), 4)
             fused = {h.section_id: h for h in found.fused}
             order = sorted(zip(candidates.ids, scores.tolist()), key=lambda pair: (-pair[1], pair[0]))
@@ -269,15 +270,15 @@ class KnowledgeBase:
         fused = fuse(rankings, FUSION_WEIGHTS, limit=(4 if context else 2) * n) if mode == "hybrid" else []
         return Retrieved(rankings, dict(sec), units, tuple(fused), span_sims)
 
-    def _candidates(self, found: "Retrieved", query: str) -> Candidates:
+    def _candidates(self, found: "Retrieved", terms: list[str]) -> Candidates:
         """Describe the fused candidates by the ranker's features."""
         if self._layout is None:
             self._layout = section_layout(self.index.documents)
         ids = [h.section_id for h in found.fused]
         # The ranker was trained on the share of all search terms (glossary terms and translations each
         # on their own); the abstention rule's coverage counts a question's words instead (evidence).
-        terms = dict.fromkeys(self._terms(query), ())
-        cov = {sid: coverage(terms, self._tokens.get(sid, ()), self._idf) for sid in ids}
+        distinct = dict.fromkeys(terms, ())
+        cov = {sid: coverage(distinct, self._tokens.get(sid, ()), self._idf) for sid in ids}
         return candidate_features(ids, dict(found.rankings.get("keyword", [])), found.dense_section,
                                   found.dense_unit, {h.section_id: h.score for h in found.fused}, cov,
                                   self.sections, self._layout, RERANK_CANDIDATES + 1)
@@ -290,7 +291,7 @@ class KnowledgeBase:
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
         return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES,
-                                               context=True), query)
+                                               context=True), terms)
 
     def _name_tokens(self, doc_id: str) -> frozenset[str]:
         """Return the search tokens of a document's names (民法典, 通知, its 文号 …)."""

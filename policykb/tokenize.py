@@ -117,7 +117,7 @@ def term_groups(text: str) -> dict[str, set[str]]:
 
     Used to judge how much of a question a section covers: a word counts as covered
     when it, or a term the glossary gives for it, occurs, so that the expansions of one
-    word (开户 → 新市民) never count as more of the question than that word. A
+    word (外地人 → 新市民) never count as more of the question than that word. A
     glossary phrase that yields no token of its own (办卡) is a word of its own.
     """
     out: dict[str, set[str]] = {t: set() for t in tokenize(text)}
