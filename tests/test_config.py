@@ -49,3 +49,31 @@ def test_chroma_server_settings_and_default_port():
 def test_describe_hides_the_password():
     s = load_settings(environ={"POLICYKB_AUTH": "staff:secret"})
     assert s.describe()["auth"] == "staff:***"
+
+
+def test_a_wheel_carries_the_answer_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A non-editable install has no project tree: the templates travel as data files, and the
+    # default prompts directory falls back to where they are installed.
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    import policykb.config as config
+
+    root = config.PROJECT_ROOT
+    assert config.default_prompts_dir() == root / "prompts"  # the source tree's, when there is one
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    for name in ("policykb", "prompts"):
+        shutil.copytree(root / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(src)], check=True, timeout=300)
+    names = zipfile.ZipFile(next((tmp_path / "dist").glob("policykb-*.whl"))).namelist()
+    templates = {Path(n).name for n in names if ".data/data/share/policykb/prompts/" in n}
+    assert templates == {p.name for p in (root / "prompts").glob("*.txt")} and "abstain.txt" in templates
+    assert "policykb/data/ranker.txt" in names
+    monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path / "site-packages")  # installed: no prompts/ beside it
+    assert config.default_prompts_dir() == Path(sys.prefix) / "share" / "policykb" / "prompts"
