@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from policykb.ingest.chunk import ARTICLE_RE
+
 DEFINITION_WITHIN = 3  # a defining clause this near the top is moved to the top
 _TERM = r"[\u4e00-\u9fff]{2,12}"
 _PUNCT = r"[？?。！!\s]*"
@@ -35,7 +37,8 @@ def definition_term(question: str) -> str | None:
 
 def defines(text: str, term: str) -> bool:
     """Return True when a clause defines the term in one of the shapes laws use."""
-    body = re.sub(r"^第[一二三四五六七八九十百千零〇\d]+条\s*", "", text.strip())
+    article = ARTICLE_RE.match(text.strip())
+    body = article.group(2) if article else text.strip()
     shapes = (f"{term}是指", f"{term}，是指", f"所称{term}", f"为{term}。", f"为{term}；", f"为{term}，",
               f"称为{term}", f"是{term}。")
     return body.startswith(f"{term}是") or any(s in body for s in shapes)
