@@ -232,3 +232,21 @@ def test_tokens_are_stored_with_the_index_and_follow_changes(built_settings, tmp
     assert not (settings.index_dir / "tokens" / "small.json").exists()
     path.unlink()  # a lost token file is recomputed, not fatal
     assert "续贷" in load_index(settings, auto_ingest=False).section_tokens[f"{NOTICE_ID}#二"]
+
+
+def test_a_collection_is_read_a_page_at_a_time(built_settings, monkeypatch):
+    # One get() of a large collection fails inside Chroma's SQLite ("too many SQL variables" at 100k).
+    import numpy as np
+
+    import policykb.retrieval.store as store
+    stores = VectorStores.open(built_settings)
+    whole = stores.spans.client.get(include=["embeddings", "metadatas"])
+    paged = store.read_collection(stores.spans.client, page=7)
+    assert len(whole["ids"]) > 3 * 7 and sorted(paged["ids"]) == sorted(whole["ids"])
+    by_id = dict(zip(whole["ids"], zip(whole["embeddings"], whole["metadatas"])))
+    for i, vector, meta in zip(paged["ids"], paged["embeddings"], paged["metadatas"]):
+        assert np.allclose(vector, by_id[i][0]) and meta == by_id[i][1]
+    vector = list(whole["embeddings"][0])
+    expected = stores.query(vector, 10, spans=True)
+    monkeypatch.setattr(store, "READ_PAGE", 7)
+    assert VectorStores.open(built_settings).query(vector, 10, spans=True) == expected

@@ -267,7 +267,7 @@ class VectorStores:
 
         if spans not in self._exact:
             store = self.spans if spans else self.sections
-            got = store.client.get(include=["embeddings", "metadatas"])
+            got = read_collection(store.client)
             order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
             ids = [got["ids"][i] for i in order]
             matrix = np.asarray(got["embeddings"], dtype=np.float32)[order] if ids else np.zeros((0, 1), np.float32)
@@ -279,6 +279,26 @@ class VectorStores:
         return self._exact[spans]
 
 
+def read_collection(collection: Any, page: int = 0) -> dict[str, list]:
+    """Return every id, embedding and metadata of a Chroma collection, read a page at a time.
+
+    One get() of a large collection fails inside Chroma's SQLite ("too many SQL variables",
+    seen at 100,000 vectors), so the collection is read READ_PAGE records per call.
+    """
+    page = page or READ_PAGE
+    out: dict[str, list] = {"ids": [], "embeddings": [], "metadatas": []}
+    while True:
+        got = collection.get(include=["embeddings", "metadatas"], limit=page, offset=len(out["ids"]))
+        if not len(got["ids"]):
+            return out
+        out["ids"].extend(got["ids"])
+        out["embeddings"].extend(got["embeddings"])
+        out["metadatas"].extend(got["metadatas"] or [None] * len(got["ids"]))
+        if len(got["ids"]) < page:
+            return out
+
+
+READ_PAGE = 5_000
 EMBED_BATCH = 32
 
 
