@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from policykb.errors import CorpusError
-from policykb.evaluation.evaluate import _rank_metrics, load_questions
+from policykb.evaluation.evaluate import _rank_metrics, load_questions, trained_on
 from tests.conftest import ROOT
 
 
@@ -33,3 +33,15 @@ def test_multi_document_gold_is_read_as_title_and_article(tmp_path: Path) -> Non
 ])
 def test_rank_metrics(ranked: list[str], expect: list[str], want: dict) -> None:
     assert _rank_metrics([{"ranked": ranked, "expect": expect}]) == want
+
+
+def test_a_set_is_known_as_trained_on_wherever_the_project_lives(tmp_path: Path, monkeypatch) -> None:
+    sets = ("eval/stard/stard-finance-dev.jsonl", "eval/questions.jsonl")
+    assert trained_on(ROOT / "eval" / "questions.jsonl", sets)
+    copy = tmp_path / "clone" / "eval" / "questions.jsonl"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "clone")
+    assert trained_on(copy, sets) and trained_on("eval/questions.jsonl", sets)
+    assert not trained_on(ROOT / "eval" / "heldout.jsonl", sets)
+    assert not trained_on(tmp_path / "myquestions.jsonl", sets)  # a name that merely ends alike

@@ -6,9 +6,9 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from policykb.config import MODES, PROJECT_ROOT, Settings
+from policykb.config import MODES, Settings
 from policykb.errors import CorpusError
 from policykb.kb import KnowledgeBase
 
@@ -244,6 +244,16 @@ def baseline_rank_bm25(kb: KnowledgeBase, k: int = 10) -> Callable[[str], list[s
     return rank
 
 
+def trained_on(path: str | Path, training_sets: Iterable[str]) -> bool:
+    """Return True when a question set is one the ranker was trained on.
+
+    The ranker's metadata names its sets relative to the project (eval/questions.jsonl); a set
+    matches when its path ends with one of them, wherever the project or the package lives.
+    """
+    where = Path(path).resolve().as_posix()
+    return any(where == t or where.endswith("/" + Path(t).as_posix()) for t in training_sets)
+
+
 def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODES,
              baselines: bool = True) -> dict[str, Any]:
     """Score every mode (and the baselines) on a question set; return the report object."""
@@ -253,8 +263,7 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
                               "by_tag": {}, "machine": machine()}
     if kb.ranker is not None:
         meta = kb.ranker.meta
-        trained = any(Path(path).resolve() == (PROJECT_ROOT / t).resolve()
-                      for t in meta.get("trained_on", ()))
+        trained = trained_on(path, meta.get("trained_on", ()))
         report["ranker"] = {"trained_on": meta.get("trained_on", []), "date": meta.get("date", ""),
                             "this_set_trained_on": trained, "cross_validated": meta.get("cross_validated", {})}
     failures: dict[str, list] = {}
