@@ -342,7 +342,7 @@ def interleaved(ops: dict[str, Callable[[str], Any]], questions: list[str], roun
 def warm_phase(corpus: Path, index: Path, questions: list[str], rounds: int) -> dict:
     """Open the knowledge base cold, then time warm asks per mode against bare embedding."""
     start = time.perf_counter()
-    import policykb.retrieval.embed as embed  # llama-index's BaseEmbedding comes with it
+    import policykb.retrieval.embed as embed
     import policykb.kb as kbmod
     import policykb.retrieval.store as store
     import_s = time.perf_counter() - start
@@ -588,15 +588,14 @@ def open_synthetic_index(root: Path) -> OpenIndex:
     import bm25s
     import chromadb
     from chromadb.config import Settings as ChromaSettings
-    from llama_index.vector_stores.chroma import ChromaVectorStore
     from policykb.retrieval.store import SECTIONS, VectorStores
 
     bm25 = bm25s.BM25.load(str(root / "bm25"))
     client = chromadb.PersistentClient(path=str(root / "chroma"),
                                        settings=ChromaSettings(anonymized_telemetry=False))
-    store = ChromaVectorStore(chroma_collection=client.get_collection(SECTIONS))
+    collection = client.get_collection(SECTIONS)
     ids = json.loads((root / "section_ids.json").read_text(encoding="utf-8"))
-    return OpenIndex(bm25, ids, VectorStores(client, store, store))
+    return OpenIndex(bm25, ids, VectorStores(client, collection, collection))
 
 
 def retrieve_once(index: OpenIndex, question: str, vector: list[float]) -> tuple[list, dict[str, float]]:
@@ -656,7 +655,7 @@ def scale_query_phase(root: Path, questions: list[str], qvecs: Any, rounds: int)
             for name, sec in retrieve_once(index, q, v)[1].items():
                 samples[name].append(sec)
     return {"load_s": load_s, "first_search_s": first_search, "first_retrieval_s": first_s, "rss_mb": peak_rss_mb(),
-            "count": index.stores.sections.client.count(), "bm25_docs": int(index.bm25.scores["num_docs"]),
+            "count": index.stores.collections[False].count(), "bm25_docs": int(index.bm25.scores["num_docs"]),
             "latency": {name: ms(values) for name, values in samples.items()}}
 
 

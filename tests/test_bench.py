@@ -39,7 +39,7 @@ def test_scaling_builder_indexes_every_section_and_answers_a_query(bench, kb, tm
     assert set(times) >= {"tokenize (jieba)", "Chroma add", "total"}
 
     index = bench.open_synthetic_index(tmp_path)
-    assert index.stores.sections.client.count() == N
+    assert index.stores.collections[False].count() == N
     assert int(index.bm25.scores["num_docs"]) == N
     assert len(index.section_ids) == N
 

@@ -128,9 +128,9 @@ def test_undecodable_corpus_file_is_named(tmp_path):
     assert f"{NOTICE_ID}" in proc.stderr and "UTF-8" in proc.stderr
 
 
-def test_cold_ask_does_not_import_gradio_or_sentence_transformers(built_settings):
+def test_cold_ask_does_not_import_gradio_sentence_transformers_or_llama_index(built_settings):
     code = ("import sys, policykb.cli as c; c.main(['ask','续贷有什么要求','--json']);"
-            "print(sorted(m for m in ('gradio','sentence_transformers','torch') if m in sys.modules))")
+            "print(sorted(m for m in ('gradio','sentence_transformers','torch','llama_index') if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLICYKB_")}
     env.update(POLICYKB_CORPUS_DIR=str(built_settings.corpus_dir), POLICYKB_INDEX_DIR=str(built_settings.index_dir))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

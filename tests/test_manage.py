@@ -37,8 +37,8 @@ def index_state(settings: Settings) -> dict:
         "corpus files": sorted(p.name for p in settings.corpus_dir.iterdir()),
         "index manifest": {k: manifest[k] for k in ("documents", "counts", "section_ids")},
         "vector counts": stores.counts(),
-        "section vectors": sorted(stores.sections.client.get(include=[])["ids"]),
-        "span vectors": sorted(stores.spans.client.get(include=[])["ids"]),
+        "section vectors": sorted(stores.collections[False].get(include=[])["ids"]),
+        "span vectors": sorted(stores.collections[True].get(include=[])["ids"]),
         "bm25 docs": int(bm25.scores["num_docs"]),
     }
 
@@ -134,8 +134,8 @@ def test_replacing_by_doc_id_replaces_every_chunk(kb_settings: Settings, embedde
     assert state["bm25 docs"] == before["bm25 docs"] + 6
     assert not any(i.startswith(f"{RULES_ID}#第七条") for i in vectors_of(state, RULES_ID))
     stores = VectorStores.open(kb_settings)
-    texts = [t for col in (stores.sections, stores.spans)
-             for t in col.client.get(where={"doc_id": RULES_ID}, include=["documents"])["documents"]]
+    texts = [t for col in stores.collections.values()
+             for t in col.get(where={"doc_id": RULES_ID}, include=["documents"])["documents"]]
     assert any("800万元" in t for t in texts) and not any("1000万元" in t for t in texts)
     answer = ask(kb_settings)
     assert answer.citations[0].doc_id == RULES_ID and "800万元" in answer.citations[0].quote

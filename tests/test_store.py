@@ -43,8 +43,8 @@ def add_small_doc(settings, limit: int = 500) -> None:
 def counts(settings) -> dict:
     """Count what the stores really hold, per document."""
     stores = VectorStores.open(settings)
-    sec = stores.sections.client.get(include=["metadatas", "documents"])
-    spans = stores.spans.client.get(include=["metadatas", "documents"])
+    sec = stores.collections[False].get(include=["metadatas", "documents"])
+    spans = stores.collections[True].get(include=["metadatas", "documents"])
     idx = load_index(settings, auto_ingest=False)
     return {"sections": len(sec["ids"]), "spans": len(spans["ids"]),
             "bm25": int(idx.bm25.scores["num_docs"]),
@@ -240,8 +240,8 @@ def test_a_collection_is_read_a_page_at_a_time(built_settings, monkeypatch):
 
     import policykb.retrieval.store as store
     stores = VectorStores.open(built_settings)
-    whole = stores.spans.client.get(include=["embeddings", "metadatas"])
-    paged = store.read_collection(stores.spans.client, page=7)
+    whole = stores.collections[True].get(include=["embeddings", "metadatas"])
+    paged = store.read_collection(stores.collections[True], page=7)
     assert len(whole["ids"]) > 3 * 7 and sorted(paged["ids"]) == sorted(whole["ids"])
     by_id = dict(zip(whole["ids"], zip(whole["embeddings"], whole["metadatas"])))
     for i, vector, meta in zip(paged["ids"], paged["embeddings"], paged["metadatas"]):

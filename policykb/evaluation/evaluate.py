@@ -199,7 +199,7 @@ def baseline_llamaindex(kb: KnowledgeBase) -> Callable[[str], list[str]]:
     from llama_index.core import VectorStoreIndex
 
     docs = [LIDocument(text=s.display, metadata={"section_id": s.id}) for s in kb.sections.values()]
-    index = VectorStoreIndex.from_documents(docs, embed_model=kb.embedder)
+    index = VectorStoreIndex.from_documents(docs, embed_model=kb.embedder.as_llama_index())
     retriever = index.as_retriever(similarity_top_k=10)
     return lambda q: list(dict.fromkeys(n.node.metadata["section_id"] for n in retriever.retrieve(q)))
 

