@@ -45,13 +45,16 @@ $(BIGKB)/.built: $(STAMP) $(wildcard corpus/*) $(wildcard packs/finance-laws/*.m
 	@touch $@
 
 # (a) the notice's sets on the notice alone, (b) the same sets inside notice + finance-laws,
-# (c) the STARD dev half over notice + finance-laws; each with its baselines; (d) the conversation set → eval/chat.
+# (c) the STARD dev half over notice + finance-laws; each with its baselines; (d) the conversation set → eval/chat;
+# (e) English questions over the laws and the blind out-of-scope set, over notice + finance-laws.
 eval: install $(BIGKB)/.built
 	$(VENV)/bin/policykb eval eval/questions.jsonl
 	$(VENV)/bin/policykb eval eval/heldout.jsonl --out eval/heldout
 	$(BIGENV) $(VENV)/bin/policykb eval eval/questions.jsonl --out eval/big-kb
 	$(BIGENV) $(VENV)/bin/policykb eval eval/heldout.jsonl --out eval/big-kb/heldout
 	$(BIGENV) $(VENV)/bin/policykb eval eval/stard/stard-finance-dev.jsonl --out eval/stard
+	$(BIGENV) $(VENV)/bin/policykb eval eval/english-laws.jsonl --out eval/english
+	$(BIGENV) $(VENV)/bin/policykb eval eval/oos.jsonl --out eval/oos
 	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations.jsonl
 
 bench: install

@@ -42,25 +42,30 @@ LAWS_FLOOR = FLOOR.get("_laws5", {})
 STARD_SAMPLE = 120  # the first questions (by id) of the STARD dev half whose gold lies in the five laws
 
 
-def stard_sample(titles: set[str]) -> list[dict]:
-    """Return a fixed sample of STARD dev questions answerable from the given documents."""
-    rows = [json.loads(line) for line in (ROOT / "eval" / "stard" / "stard-finance-dev.jsonl").read_text(
-        encoding="utf-8").splitlines() if line.strip()]
+SAMPLES = {"stard-sample": ("eval/stard/stard-finance-dev.jsonl", STARD_SAMPLE),  # name → (set, first n)
+           "english-sample": ("eval/english-laws.jsonl", None)}
+
+
+def answerable_sample(name: str, titles: set[str]) -> list[dict]:
+    """Return a fixed sample of a law question set: its first questions (by id) answerable from `titles`."""
+    path, limit = SAMPLES[name]
+    rows = [json.loads(line) for line in (ROOT / path).read_text(encoding="utf-8").splitlines() if line.strip()]
     keep = [r for r in sorted(rows, key=lambda r: r["id"]) if all(g["title"] in titles for g in r["gold"])]
-    return keep[:STARD_SAMPLE]
+    return keep[:limit]
 
 
 @pytest.mark.parametrize("name", sorted(LAWS_FLOOR))
 def test_scores_inside_the_five_law_knowledge_base_stay_above_the_floor(laws_kb, name, tmp_path):
-    """(b) the notice's sets and the out-of-scope set, (c) a fixed STARD sample, over notice + five laws."""
+    """(b) the notice's sets and the out-of-scope set, (c) a fixed STARD sample and the English law questions
+    answerable there, over notice + five laws."""
     floor = LAWS_FLOOR[name]
-    if name == "stard-sample":
+    if name in SAMPLES:
         path = tmp_path / "sample.jsonl"
         titles = {d.title for d in laws_kb.index.documents}
-        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in stard_sample(titles)),
-                        encoding="utf-8")
+        sample = answerable_sample(name, titles)
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in sample), encoding="utf-8")
         questions = load_questions(path)
-        assert len(questions) == STARD_SAMPLE
+        assert len(questions) == (SAMPLES[name][1] or len(sample)) and len(questions) >= 30
     else:
         questions = load_questions(ROOT / name)
     metrics = score_mode(laws_kb, questions, "hybrid")["metrics"]
