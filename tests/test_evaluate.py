@@ -45,3 +45,26 @@ def test_a_set_is_known_as_trained_on_wherever_the_project_lives(tmp_path: Path,
     assert trained_on(copy, sets) and trained_on("eval/questions.jsonl", sets)
     assert not trained_on(ROOT / "eval" / "heldout.jsonl", sets)
     assert not trained_on(tmp_path / "myquestions.jsonl", sets)  # a name that merely ends alike
+
+
+def test_eval_writes_a_report_with_baselines_bank_figures_and_risk_coverage(built_settings, tmp_path: Path) -> None:
+    """`policykb eval` end to end on the notice: every mode and baseline, per-tag hit@1 / any@5, bank risk-coverage."""
+    from policykb.evaluation.evaluate import run_eval, write_report
+
+    title = "上海银保监局关于进一步完善金融服务 优化上海营商环境和支持经济高质量发展的通知"
+    rows = [{"question": "无还本续贷有什么要求？", "gold": [{"title": title, "article": "二"}], "bank": True},
+            {"question": "绿色融资余额的目标是多少？", "gold": [{"title": title, "article": "六"}], "bank": True},
+            {"question": "上海保险码是什么？", "gold": [{"title": title, "article": "十"}], "bank": False},
+            {"question": "今天的LPR是多少？", "expect": []}]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    report = run_eval(built_settings, path)
+    text = write_report(report, tmp_path / "out").read_text(encoding="utf-8")
+    for system in ("| hybrid |", "| keyword |", "| dense |", "| baseline: llamaindex_vector |",
+                   "| baseline: rank_bm25_jieba |", "| baseline: dense_articles |", "| baseline: rrf_bm25_dense |"):
+        assert system in text, system
+    assert report["by_tag"]["hybrid"]["bank"]["n"] == 2
+    bank = report["by_tag"]["hybrid"]["bank"]
+    assert f"{bank['hit@1']:.2f} / {bank['any@5']:.2f}" in text
+    assert "| hybrid, bank |" in text and (tmp_path / "out" / "risk_coverage.png").exists()
+    assert report["modes"]["hybrid"]["abstain_recall"] == 1.0  # the LPR question is not covered
