@@ -271,7 +271,7 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
         scored = score_mode(kb, questions, mode)
         report["modes"][mode] = scored["metrics"]
         report["by_tag"][mode] = scored["by_tag"]
-        if scored["risk_coverage"]:
+        if scored["risk_coverage"] and any(r["expect"] for r in scored["rows"]):  # not for an out-of-scope set
             report.setdefault("risk_coverage", {})[mode] = scored["risk_coverage"]
             bank = [r for r in scored["rows"] if "bank" in r["tags"]]  # the goal is stated for bank questions
             if bank and len(bank) < len(scored["rows"]):
