@@ -274,8 +274,8 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
         if scored["risk_coverage"] and any(r["expect"] for r in scored["rows"]):  # not for an out-of-scope set
             report.setdefault("risk_coverage", {})[mode] = scored["risk_coverage"]
             bank = [r for r in scored["rows"] if "bank" in r["tags"]]  # the goal is stated for bank questions
-            if bank and len(bank) < len(scored["rows"]):
-                report["risk_coverage"][f"{mode}, bank"] = risk_coverage(bank)
+            if bank and len(bank) < len(scored["rows"]) and (curve := risk_coverage(bank)):
+                report["risk_coverage"][f"{mode}, bank"] = curve
         failures[mode] = [r for r in scored["rows"] if (r["expect"] and (not r["ranked"] or r["ranked"][0]
                           not in r["expect"])) or (r["abstained"] != (not r["expect"]))]
     if baselines and kb.ranker is not None and "hybrid" in modes:

@@ -164,15 +164,6 @@ class VectorStores:
             self._writers[spans] = ChromaVectorStore(chroma_collection=self.collections[spans])
         return self._writers[spans]
 
-    @property
-    def sections(self) -> Any:
-        """The llama-index vector store of section vectors."""
-        return self._writer(False)
-
-    @property
-    def spans(self) -> Any:
-        """The llama-index vector store of sub-unit vectors."""
-        return self._writer(True)
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
@@ -227,8 +218,8 @@ class VectorStores:
     def delete_document(self, doc_id: str) -> None:
         """Delete every vector of one document."""
         self._exact.clear()
-        self.sections.delete(ref_doc_id=doc_id)
-        self.spans.delete(ref_doc_id=doc_id)
+        self._writer(False).delete(ref_doc_id=doc_id)
+        self._writer(True).delete(ref_doc_id=doc_id)
 
     def add_document(self, doc: Document, section_vecs: Any, unit_vecs: Any) -> None:
         """Add a document's section and sub-unit vectors (ids are readable: doc#section and doc#section:j-k)."""
@@ -249,9 +240,9 @@ class VectorStores:
                                            relationships=source))
                 k += 1
         if nodes:
-            self.sections.add(nodes)
+            self._writer(False).add(nodes)
         if unit_nodes:
-            self.spans.add(unit_nodes)
+            self._writer(True).add(unit_nodes)
 
     def query(self, vector: list[float], k: int, spans: bool = False,
               doc_ids: list[str] | None = None, k_all: int = 0) -> list[tuple[str, float]]:
