@@ -164,7 +164,6 @@ class VectorStores:
             self._writers[spans] = ChromaVectorStore(chroma_collection=self.collections[spans])
         return self._writers[spans]
 
-
     @classmethod
     def open(cls, settings: Settings, create: bool = False) -> "VectorStores":
         """Connect to the persistent store under index/ or to the Chroma server."""
