@@ -408,11 +408,12 @@ class KnowledgeBase:
         cited_docs = {c.doc_id for c in answer.citations}
         cited_ids = {f"{c.doc_id}#{c.section_no}" for c in answer.citations}
         extra, notices = [], []
+        asked = dict.fromkeys(terms, ())  # each search term counts on its own here, built once for all plans
         for ref in self.index.references:
             plan = self.docs.get(ref.resolved_doc_id)
             if plan is None or plan.doc_id in cited_docs or not cited_ids & set(ref.cited_by):
                 continue
-            best = max(plan.sections, key=lambda s: coverage(dict.fromkeys(terms, ()), self._tokens[s.id], self._idf))
+            best = max(plan.sections, key=lambda s: coverage(asked, self._tokens[s.id], self._idf))
             citing = self.sections[next(i for i in ref.cited_by if i in cited_ids)]
             notices.append(self.templates.render("referenced_plan_resolved", plan=ref.title, doc_id=plan.doc_id,
                                                  cite=format_cite(self.docs[citing.doc_id], citing)))
