@@ -82,19 +82,6 @@ class Retrieved:
     span_sims: dict[str, dict[int, float]]
 
 
-def _within(ranking: list[tuple[str, float]], scope: Sequence[str]) -> list[tuple[str, float]]:
-    """Return the entries of a ranking (section or sub-unit ids) that belong to the scope's documents."""
-    return [(node, score) for node, score in ranking if node.split("#", 1)[0] in scope]
-
-
-def _merged(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Return the union of rankings over the same scores, best first, ties by id."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        scores.update(ranking)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
 class KnowledgeBase:
     """Retrieval and cited answers over the index; falls back to keyword search when vectors fail."""
 
@@ -188,15 +175,11 @@ class KnowledgeBase:
             notices.append(self.templates.render("keyword_fallback", reason=self.dense_error))
             mode = "keyword"
         ranker = self.ranker if mode == "hybrid" else None
-        found = self._retrieve(query, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES,
-                               context=ranker is not None)
+        found = self._retrieve(query, terms, mode, scope, allowed, RERANK_CANDIDATES if ranker else CANDIDATES)
         confidence = None
         if ranker is not None:
             candidates = self._candidates(found, terms)
             scores = ranker.score(candidates)
-            if scope:  # ranked among all documents' best, answered from the scope's
-                keep = [i for i, sid in enumerate(candidates.ids) if self.sections[sid].doc_id in scope]
-                candidates, scores = candidates.subset(keep), scores[keep]
             term = definition_term(query)
             if term:
                 texts = {sid: self.sections[sid].text for sid in candidates.ids}
@@ -236,38 +219,34 @@ class KnowledgeBase:
         return words
 
     def _retrieve(self, question: str, terms: list[str], mode: str, scope: list[str],
-                  allowed: np.ndarray | None, n: int, context: bool = False) -> "Retrieved":
+                  allowed: np.ndarray | None, n: int) -> "Retrieved":
         """Run the keyword and/or dense retrievers for n candidates each, and fuse them.
 
-        Args:
-            context: with a scope, also gather the best n of all documents. The learned ranker
-                judges a candidate against the whole knowledge base, as it was trained, so a
-                scoped search ranks the scope's candidates among those and keeps the scope's.
+        A scoped search retrieves inside the scope alone, so the learned ranker sees the scope's
+        candidates as it would see a knowledge base of those documents: ranks and gaps among them.
+        Judged among all documents' best instead, a scope's candidates all look weak, and the
+        ranker ordered them by features it had never seen in training (a section with no search
+        word, 48th by meaning, came first).
         """
         rankings: dict[str, list[tuple[str, float]]] = {}
         sec: list[tuple[str, float]] = []
         units: dict[str, float] = {}
         span_sims: dict[str, dict[int, float]] = {}
-        context = context and bool(scope) and mode == "hybrid"
-        k_all = n if context else 0
         if mode in ("keyword", "hybrid"):
-            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed, k_all)
+            rankings["keyword"] = keyword_ranking(self.index.bm25, self.index.section_ids, terms, n, allowed)
         if mode in ("dense", "hybrid"):
             extra = [t for t in terms if t not in tokenize(question)] if ENGLISH_RE.search(question) else []
             vec = self.embedder.embed_queries([dense_query(question, extra)])[0].tolist()
             stores = self.index.vectors()
-            sec = stores.query(vec, n, doc_ids=scope, k_all=k_all)
-            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope, k_all=3 * k_all)
+            sec = stores.query(vec, n, doc_ids=scope)
+            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope)
             rankings["dense"] = dense_ranking(sec, spans, n)
-            if context:  # the scope's best n are kept even when all documents' best fill the list
-                rankings["dense"] = _merged(rankings["dense"], dense_ranking(
-                    _within(sec, scope), _within(spans, scope), n))
             for unit, sim in spans:
                 sid, indices = unit_span_range(unit)
                 units[sid] = max(units.get(sid, -1.0), sim)
                 for j in indices:
                     span_sims.setdefault(sid, {})[j] = sim
-        fused = fuse(rankings, FUSION_WEIGHTS, limit=(4 if context else 2) * n) if mode == "hybrid" else []
+        fused = fuse(rankings, FUSION_WEIGHTS, limit=2 * n) if mode == "hybrid" else []
         return Retrieved(rankings, dict(sec), units, tuple(fused), span_sims)
 
     def _candidates(self, found: "Retrieved", terms: list[str]) -> Candidates:
@@ -290,8 +269,7 @@ class KnowledgeBase:
         allowed = np.isin(self._section_docs, scope) if scope else None
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
-        return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES,
-                                               context=True), terms)
+        return self._candidates(self._retrieve(query, terms, "hybrid", scope, allowed, RERANK_CANDIDATES), terms)
 
     def _name_tokens(self, doc_id: str) -> frozenset[str]:
         """Return the search tokens of a document's names (民法典, 通知, its 文号 …)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bm25s
+import numpy as np
 import pytest
 
 from policykb.retrieval.retrieve import dense_ranking, fuse, keyword_ranking, matched_terms, single
@@ -51,6 +52,15 @@ def test_keyword_ranking_leaves_out_sections_with_no_match():
     assert keyword_ranking(model, ids, ["mortgage"], 10) == []
     assert keyword_ranking(model, ids, [], 10) == []
     assert keyword_ranking(model, ids, ["续贷"], 10)[0][0] == "d#二"
+
+
+def test_keyword_ranking_stays_inside_the_allowed_sections_when_they_are_fewer_than_k():
+    model = bm25s.BM25()
+    model.index([["续贷", "无缝续贷"], ["绿色", "融资"], ["纾困", "融资"]], show_progress=False)
+    ids = ["d#二", "d#六", "d#三"]
+    allowed = np.array([False, True, False])
+    # k exceeds the allowed sections: the others (which match 续贷 or 融资) must not fill the list.
+    assert [sid for sid, _ in keyword_ranking(model, ids, ["融资", "续贷"], 10, allowed)] == ["d#六"]
 
 
 def test_single_and_matched_terms():

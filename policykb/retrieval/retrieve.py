@@ -20,19 +20,18 @@ class Hit:
 
 
 def keyword_ranking(bm25: Any, section_ids: list[str], tokens: list[str], k: int,
-                    allowed: np.ndarray | None = None, k_all: int = 0) -> Ranking:
+                    allowed: np.ndarray | None = None) -> Ranking:
     """Rank sections by BM25 over jieba tokens; sections that match no token are left out.
 
     Args:
         allowed: a boolean mask over section_ids; sections outside it are not ranked.
-        k_all: also include the best k_all of all sections (scored once with the allowed ones).
     """
     if not tokens or not section_ids:
         return []
     scores = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
-    top = top_indices(np.where(allowed, scores, 0.0) if allowed is not None else scores, k)
-    if k_all and allowed is not None:
-        top = np.union1d(top, top_indices(scores, k_all))
+    if allowed is not None:  # a section outside the scope scores 0, so it is left out like a non-match
+        scores = np.where(allowed, scores, 0.0)
+    top = top_indices(scores, k)
     # Ties are broken by position in the index, never by argpartition's internal order.
     top = top[np.lexsort((top, -scores[top]))]
     return [(section_ids[i], float(scores[i])) for i in top if scores[i] > 0]

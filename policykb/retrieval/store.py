@@ -244,12 +244,11 @@ class VectorStores:
             self._writer(True).add(unit_nodes)
 
     def query(self, vector: list[float], k: int, spans: bool = False,
-              doc_ids: list[str] | None = None, k_all: int = 0) -> list[tuple[str, float]]:
+              doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         """Return (node id, cosine similarity) pairs, best first, by exact search over the stored vectors.
 
         Args:
             doc_ids: only these documents' vectors.
-            k_all: with doc_ids, also the best k_all of all documents (one product for both).
         """
         import numpy as np
 
@@ -261,8 +260,6 @@ class VectorStores:
         masked = np.where(np.isin(docs, list(doc_ids)), sims, -np.inf) if doc_ids else sims
         top = top_indices(masked, k)
         top = top[np.isfinite(masked[top])]
-        if doc_ids and k_all:
-            top = np.union1d(top, top_indices(sims, k_all))
         top = top[np.lexsort((top, -sims[top]))]  # ids are stored sorted, so ties go by id
         return [(ids[i], float(sims[i])) for i in top]
 
