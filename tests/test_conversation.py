@@ -24,10 +24,13 @@ def after(kb, previous: list[str], message: str):
 
 # (previous messages, message, kind, question the resolver runs, scope), over the notice alone
 NOTICE_FOLLOW_UPS = [
-    (["普惠贷款的目标是多少？"], "那绿色金融呢？", "elliptical", "绿色金融的目标是多少？", ()),
-    (["续贷有什么要求？"], "首贷呢", "elliptical", "首贷有什么要求？", ()),
+    # An elliptical follow-up stays in the document that answered the previous turn.
+    (["普惠贷款的目标是多少？"], "那绿色金融呢？", "elliptical", "绿色金融的目标是多少？", (NOTICE_ID,)),
+    (["续贷有什么要求？"], "首贷呢", "elliptical", "首贷有什么要求？", (NOTICE_ID,)),
     (["What is the target for inclusive loans?"], "And what about green finance?", "english",
-     "What is the target for green finance?", ()),
+     "What is the target for green finance?", (NOTICE_ID,)),
+    # 那A的B呢: the aspect B was asked before, so A replaces the topic.
+    (["普惠贷款的余额目标是多少？"], "那绿色金融的目标呢？", "elliptical", "绿色金融的余额目标是多少？", (NOTICE_ID,)),
     (["Does the notice say anything about bankruptcy restructuring?"], "What about regulatory tolerance?", "english",
      "Does the notice say anything about regulatory tolerance?", (NOTICE_ID,)),  # "the notice" is a scope
     (["通知第二条"], "第三条呢？", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
@@ -62,7 +65,7 @@ def test_a_conversation_answers_follow_ups_and_keeps_its_state_as_json(kb) -> No
     second = chat.ask("那绿色金融呢？")
     assert first.answer.citations[0].section_no == "一"
     assert second.answer.citations[0].section_no == "六"
-    assert second.to_dict()["understood"] == "绿色金融的目标是多少？"
+    assert second.to_dict()["understood"] == f"绿色金融的目标是多少？（范围：{NOTICE_TITLE}）"
     assert second.to_dict()["question"] == "那绿色金融呢？"
     # The state survives a JSON round trip (the app keeps it in a gradio State) and goes on alike.
     restored = Conversation(kb, json.loads(json.dumps(chat.state, ensure_ascii=False)))
@@ -111,6 +114,11 @@ LAW_FOLLOW_UPS = [
     (["保证期间是多久？"], "这部法律什么时候施行的？", "document", "民法典什么时候施行的？", ("minfadian",)),
     (["在商业银行法中，商业银行可以经营哪些业务？"], "那不得从事哪些业务呢？", "continuation", "不得从事哪些业务呢？",
      ("shangyeyinhangfa",)),
+    # 那A的B呢 with an aspect of its own is asked as it stands (由什么构成 was asked of 费率), in the document
+    # that answered; with the aspect asked before, the previous question is repeated for the new topic.
+    (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
+    (["有限责任公司的股东以什么为限对公司承担责任？"], "那股份有限公司的股东呢？", "elliptical",
+     "股份有限公司的股东以什么为限对公司承担责任？", ("gongsifa",)),
 ]
 
 

@@ -4,16 +4,19 @@ A message in one of a few follow-up forms is rewritten into a self-contained
 question; anything else starts afresh and inherits nothing:
 
     那绿色金融呢？            elliptical   the previous question with its topic replaced
+    那存款保险基金的运用呢？   elliptical   a topic with an aspect of its own (A的B), asked as it stands
     第十七条呢？ / 下一条呢    article      the previous turn's document, that article
     这个条例什么时候施行的？   document     the previous turn's document by name
     如果保证人不履行会怎样？   conditional  the previous topic and scope kept
     那不得从事哪些业务呢？     continuation a question of its own, in the previous scope
     And what about green finance?  english  like 那…呢, in English
 
-Only a scope the user chose (在民法典里…, 通知中…, --doc) is carried into an
-elliptical or conditional follow-up; a document is named for the user only when
-the message points at one (第X条呢, 该法…). A message that names its own document
-or asks a complete question of its own is never scoped by the old turn.
+A scope the user chose (在民法典里…, 通知中…, --doc) is carried into an elliptical
+or conditional follow-up; an elliptical follow-up of a turn with no chosen scope
+stays in the document that answered it. Either scope is kept only while the new
+topic is what those documents speak of (within_scope). A document is named for the
+user only when the message points at one (第X条呢, 该法…). A message that names its
+own document or asks a complete question of its own is never scoped by the old turn.
 
 The conversation state is a small JSON-serialisable dict (the app keeps it in
 a gradio State): what the previous turn was about, and the citations so far.
@@ -404,14 +407,29 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
     if found is None:
         return None
     topic, lang = found
-    question = _replace_topic(state["question"], topic, kb)
+    question = _elliptical_question(state["question"], topic, kb)
     if question is None:
         return None
     kind = "english" if lang == "en" else "elliptical"
-    scope = state.get("doc_ids", [])
+    # The scope the user chose, else the document that answered the previous turn, while the new
+    # topic is what that document speaks of (那存款保险基金的运用呢 after an answer from 存款保险条例).
+    scope = state.get("doc_ids", []) or state.get("docs", [])[:1]
     return _rewritten(question, scope if within_scope(topic, scope, kb) else [], kind, kb)
 
 
+def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
+    """Return the question 那X呢 asks: the previous question about X, unless X brings an aspect of its own.
+
+    X = A的B names a topic A and an aspect B:
+    - 有限责任公司的股东以什么为限… → 那股份有限公司的股东呢: the previous topic had that aspect, so X replaces it;
+    - 普惠贷款的余额目标是多少 → 那绿色金融的目标呢: the previous question asked for 目标, so A replaces its topic;
+    - 存款保险费率由什么构成 → 那存款保险基金的运用呢: 运用 is new and 由什么构成 asked about 费率, so X is asked
+      as it stands.
+    """
+    head, _, aspect = topic.rpartition("的")
+    if not head or not CJK_RE.search(aspect) or aspect in previous[slice(*find_topic(previous, kb.index.documents))]:
+        return _replace_topic(previous, topic, kb)
+    return _replace_topic(previous, head, kb) if aspect in previous else topic
 def _unknown_law(message: str) -> bool:
     """Return True when a 那X呢 message names a law the knowledge base does not hold (那证券法呢)."""
     found = _ellipsis_topic(message)
