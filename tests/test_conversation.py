@@ -87,6 +87,17 @@ def test_explicit_doc_ids_override_the_carried_scope(kb) -> None:
     assert turn.resolved.doc_ids == (NOTICE_ID,) and turn.answer.citations[0].section_no == "一"
 
 
+@pytest.mark.parametrize("key", ["doc_ids", "docs", "articles"])
+def test_a_document_removed_since_the_previous_turn_is_forgotten(kb, key) -> None:
+    """The app keeps the state in the page: a re-ingest may remove a document it names."""
+    chat = Conversation(kb)
+    chat.ask("What is the target for inclusive loans?")
+    chat.state[key] = [{"doc_id": "gone", "section_no": "第一条", "article": 1}] if key == "articles" else ["gone"]
+    turn = chat.ask("And what about green finance?")
+    assert turn.resolved.kind == "english" and "gone" not in turn.resolved.doc_ids
+    assert turn.answer.citations and turn.answer.citations[0].section_no == "六"
+
+
 # --- laws: the five-law knowledge base of conftest.laws_env ---------------------------------------
 
 @pytest.fixture(scope="module")

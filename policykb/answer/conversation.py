@@ -301,6 +301,10 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     fresh = Resolved(message)
     if not state or not state.get("question") or not message:
         return fresh
+    # A document removed since the previous turn (the app keeps the state in the page) is forgotten.
+    state = {**state, "doc_ids": [d for d in state.get("doc_ids", []) if d in kb.docs],
+             "docs": [d for d in state.get("docs", []) if d in kb.docs],
+             "articles": [a for a in state.get("articles", []) if a.get("doc_id") in kb.docs]}
     documents = kb.index.documents
     named = _names_document(message, documents)
     anaphor = ANAPHOR_RE.search(message)
