@@ -434,6 +434,8 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
     if not head or not CJK_RE.search(aspect) or aspect in previous[slice(*find_topic(previous, kb.index.documents))]:
         return _replace_topic(previous, topic, kb)
     return _replace_topic(previous, head, kb) if aspect in previous else topic
+
+
 def _unknown_law(message: str) -> bool:
     """Return True when a 那X呢 message names a law the knowledge base does not hold (那证券法呢)."""
     found = _ellipsis_topic(message)

@@ -77,10 +77,6 @@ class Candidates:
     ids: tuple[str, ...]
     features: np.ndarray  # len(ids) × len(FEATURES)
 
-    def subset(self, indices: Sequence[int]) -> "Candidates":
-        """Return the candidates at these positions, in that order."""
-        return Candidates(tuple(self.ids[i] for i in indices), self.features[list(indices)].reshape(-1, len(FEATURES)))
-
     def row(self, section_id: str) -> dict[str, float]:
         """Return one candidate's features by name (for reports and tests)."""
         return dict(zip(FEATURES, self.features[self.ids.index(section_id)].tolist()))
