@@ -36,6 +36,7 @@ NOTICE_FOLLOW_UPS = [
     (["通知第二条"], "第三条呢？", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
     (["通知第二条"], "下一条呢", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
     (["通知第十三条"], "上一条呢？", "article", f"{NOTICE_TITLE}第十二条", (NOTICE_ID,)),
+    (["通知第十三条"], "这一条说的是什么？", "article", f"{NOTICE_TITLE}第十三条", (NOTICE_ID,)),
     (["续贷有什么要求？"], "本通知什么时候施行的？", "document", f"{NOTICE_TITLE}什么时候施行的？", (NOTICE_ID,)),
     (["在通知中，对科技企业有什么支持？"], "那对外贸企业呢？", "elliptical", "在通知中，对外贸企业有什么支持？",
      (NOTICE_ID,)),
@@ -49,6 +50,7 @@ NOTICE_FRESH = [
     (["在通知中，对科技企业有什么支持？"], "保证合同什么时候生效？"),
     (["在通知中，对科技企业有什么支持？"], "那些小微企业可以申请无还本续贷？"),
     (["通知第二条"], "第三条和第五条有什么区别？"),
+    (["通知第二条"], "这一条和第五条有什么区别？"),
     (["普惠贷款的目标是多少？"], "What is the target for green finance?"),
     (["普惠贷款的目标是多少？"], "And how long is the guarantee period?"),
 ]
@@ -114,6 +116,7 @@ LAW_FOLLOW_UPS = [
      ("guowuyuanling-660",)),
     (["商业银行法第三十九条"], "第四十条呢？", "article", "商业银行法第四十条", ("shangyeyinhangfa",)),
     (["商业银行法第十三条"], "第二款呢", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
+    (["商业银行法第十三条"], "该条第二款是什么意思？", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
     (["民法典第六百八十五条"], "该法第六百九十四条", "article", "民法典第六百九十四条", ("minfadian",)),
     (["存款保险条例什么时候施行的？"], "那民法典呢？", "elliptical", "民法典什么时候施行的？", ("minfadian",)),
     (["商业银行法第十三条"], "那存款保险条例呢？", "elliptical", "存款保险条例第十三条", ("guowuyuanling-660",)),

@@ -65,6 +65,7 @@ ELLIPSIS_RE = re.compile(r"^(?:那么|那|还有|另外|再问)?[，,\s]*(?P<x>.
 EN_ELLIPSIS_RE = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?？.!\s]*$"
                             r"|^and\s+(?:about|for|on|regarding)?\s*(?P<y>.+?)[?？.!\s]*$", re.I)
 ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*(?:(?P<step>下一条|上一条|前一条|后一条)|"
+                               rf"(?P<this>这一条|这条|该条|本条|此条)(?!例)|"
                                rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条)?(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"
                                rf"(?P<rest>.*)$")
 # 这个条例, 该法, 本通知, 它 (but not 应该, 因此法院, 成本法).
@@ -348,12 +349,12 @@ def _bare_article(message: str) -> bool:
 
 
 def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
-    """第十七条呢 / 下一条呢 / 第二款呢 → the article of the previous turn's document."""
+    """第十七条呢 / 下一条呢 / 第二款呢 / 这一条说的是什么 → the article of the previous turn's document."""
     m = ARTICLE_FOLLOW_RE.match(message)
-    if not m or not (m.group("step") or m.group("article") or m.group("paragraph")):
+    if not m or not (m.group("step") or m.group("this") or m.group("article") or m.group("paragraph")):
         return None
     rest = m.group("rest")
-    if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|说了|内容|原文|全文", "", rest)):
+    if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|[说讲写][了的]?|意思|含义|内容|原文|全文", "", rest)):
         return None  # 第三条和第五条有什么区别: more than an article reference
     previous = state.get("articles", [])
     docs = _previous_documents(state, kb)
