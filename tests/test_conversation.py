@@ -27,8 +27,12 @@ NOTICE_FOLLOW_UPS = [
     # An elliptical follow-up stays in the document that answered the previous turn.
     (["普惠贷款的目标是多少？"], "那绿色金融呢？", "elliptical", "绿色金融的目标是多少？", (NOTICE_ID,)),
     (["续贷有什么要求？"], "首贷呢", "elliptical", "首贷有什么要求？", (NOTICE_ID,)),
+    # An English topic has no words to check against the document, so it is asked of the whole knowledge base.
     (["What is the target for inclusive loans?"], "And what about green finance?", "english",
-     "What is the target for green finance?", (NOTICE_ID,)),
+     "What is the target for green finance?", ()),
+    # A scope inferred from the answer is not carried further: the conditional after it is not scoped.
+    (["普惠贷款的目标是多少？", "那绿色金融呢？"], "如果企业进入破产重整了会怎样？", "conditional",
+     "绿色金融：如果企业进入破产重整了会怎样？", ()),
     # 那A的B呢: the aspect B was asked before, so A replaces the topic.
     (["普惠贷款的余额目标是多少？"], "那绿色金融的目标呢？", "elliptical", "绿色金融的余额目标是多少？", (NOTICE_ID,)),
     (["Does the notice say anything about bankruptcy restructuring?"], "What about regulatory tolerance?", "english",
@@ -89,12 +93,12 @@ def test_explicit_doc_ids_override_the_carried_scope(kb) -> None:
     assert turn.resolved.doc_ids == (NOTICE_ID,) and turn.answer.citations[0].section_no == "一"
 
 
-@pytest.mark.parametrize("key", ["doc_ids", "docs", "articles"])
+@pytest.mark.parametrize("key", ["doc_ids", "docs", "answered_by"])
 def test_a_document_removed_since_the_previous_turn_is_forgotten(kb, key) -> None:
     """The app keeps the state in the page: a re-ingest may remove a document it names."""
     chat = Conversation(kb)
     chat.ask("What is the target for inclusive loans?")
-    chat.state[key] = [{"doc_id": "gone", "section_no": "第一条", "article": 1}] if key == "articles" else ["gone"]
+    chat.state[key] = ["gone"]
     turn = chat.ask("And what about green finance?")
     assert turn.resolved.kind == "english" and "gone" not in turn.resolved.doc_ids
     assert turn.answer.citations and turn.answer.citations[0].section_no == "六"
@@ -144,6 +148,19 @@ LAW_FRESH = [
     (["商业银行法第三十九条"], "存款保险条例第五条呢？"),
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
 ]
+
+
+def test_an_elliptical_follow_up_stays_only_in_the_document_of_the_turn_just_answered(laws_kb) -> None:
+    chat = Conversation(laws_kb)
+    chat.ask("存款保险费率由什么构成？")
+    turn = chat.ask("那存款保险基金的运用呢？")
+    assert (turn.resolved.question, turn.resolved.doc_ids, turn.resolved.inferred) == (
+        "存款保险基金的运用", ("guowuyuanling-660",), True)
+    assert chat.state["doc_ids"] == []  # nobody named the scope
+    chat.reset()
+    chat.ask("存款保险费率由什么构成？")
+    assert chat.ask("比特币挖矿需要什么许可？").answer.abstained
+    assert chat.ask("那存款保险基金的运用呢？").resolved.doc_ids == ()  # not from two turns back
 
 
 @pytest.mark.parametrize("base,previous,message,kind,question,scope",

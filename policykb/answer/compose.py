@@ -86,7 +86,7 @@ class Evidence:
     dense_threshold: float = 2.0
     coverage_min: float = COVERAGE_MIN
     confidence: float | None = None
-    scoped: bool = False  # the user restricted the search to documents they chose
+    scoped: bool = False  # the search was restricted to documents (chosen, named, or a follow-up's)
 
     @property
     def uncertain(self) -> bool:
@@ -180,9 +180,10 @@ def should_abstain(ev: Evidence) -> bool:
 
     The confidence is the probability that the top clause is the one that answers, calibrated
     over the whole knowledge base, where it answers only when the top clause is both supported
-    (by its words or its cosine) and more likely right than wrong. Inside documents the user
-    chose, the candidates are that document's neighbouring clauses, which the calibration never
-    saw, so support alone decides, and an answer the ranker is unsure of says so.
+    (by its words or its cosine) and more likely right than wrong. Inside a scope (documents the
+    user chose or named, or the one a follow-up stays in, shown as 范围), the candidates are that
+    document's neighbouring clauses, which the calibration never saw, so support alone decides,
+    and an answer the ranker is unsure of says so.
     """
     unsupported = ev.coverage < ev.coverage_min and (ev.dense_top is None or ev.dense_top < ev.dense_threshold)
     return unsupported or (ev.uncertain and not ev.scoped)

@@ -12,9 +12,10 @@ question; anything else starts afresh and inherits nothing:
     And what about green finance?  english  like 那…呢, in English
 
 A scope the user chose (在民法典里…, 通知中…, --doc) is carried into an elliptical
-or conditional follow-up; an elliptical follow-up of a turn with no chosen scope
-stays in the document that answered it. Either scope is kept only while the new
-topic is what those documents speak of (within_scope). A document is named for the
+or conditional follow-up while the new topic is what those documents speak of
+(within_scope). An elliptical follow-up of a turn with no chosen scope stays in
+the document that answered that turn, on the same condition; that scope is not
+carried further (Resolved.inferred). A document is named for the
 user only when the message points at one (第X条呢, 该法…). A message that names its
 own document or asks a complete question of its own is never scoped by the old turn.
 
@@ -94,6 +95,7 @@ class Resolved:
     doc_ids: tuple[str, ...] = ()
     understood: str = ""
     kind: str = "fresh"
+    inferred: bool = False  # doc_ids are the document that answered the previous turn, not a scope anyone named
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ class Turn:
 
 def new_state() -> dict:
     """Return the state of a conversation that has not started."""
-    return {"question": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "articles": [], "citations": []}
+    return {"question": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "answered_by": [], "articles": [],
+            "citations": []}
 
 
 # --- reading the previous turn -------------------------------------------------------------------
@@ -303,9 +306,7 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     if not state or not state.get("question") or not message:
         return fresh
     # A document removed since the previous turn (the app keeps the state in the page) is forgotten.
-    state = {**state, "doc_ids": [d for d in state.get("doc_ids", []) if d in kb.docs],
-             "docs": [d for d in state.get("docs", []) if d in kb.docs],
-             "articles": [a for a in state.get("articles", []) if a.get("doc_id") in kb.docs]}
+    state = {**state, **{key: [d for d in state.get(key, []) if d in kb.docs] for key in ("doc_ids", "docs", "answered_by")}}
     documents = kb.index.documents
     named = _names_document(message, documents)
     anaphor = ANAPHOR_RE.search(message)
@@ -328,8 +329,8 @@ def _understood(question: str, doc_ids: Sequence[str], kb: Any) -> str:
     return question + (f"（范围：{where}）" if where and not _names_document(question, kb.index.documents) else "")
 
 
-def _rewritten(question: str, doc_ids: Sequence[str], kind: str, kb: Any) -> Resolved:
-    return Resolved(question, tuple(doc_ids), _understood(question, doc_ids, kb), kind)
+def _rewritten(question: str, doc_ids: Sequence[str], kind: str, kb: Any, inferred: bool = False) -> Resolved:
+    return Resolved(question, tuple(doc_ids), _understood(question, doc_ids, kb), kind, inferred)
 
 
 def _resolve_anaphor(message: str, anaphor: re.Match, state: dict, kb: Any) -> Resolved | None:
@@ -380,15 +381,6 @@ def _strip_trailing(text: str) -> str:
     return re.sub(r"[？?。.!！\s]+$", "", text)
 
 
-def _replace_topic(previous: str, new_topic: str, kb: Any) -> str | None:
-    start, end = find_topic(previous, kb.index.documents)
-    if start == end:
-        return None
-    if new_topic[0] in "对在给向为和与跟" and previous[:start].endswith(new_topic[0]):
-        new_topic = new_topic[1:]  # 那对外贸企业呢 after 对科技企业有什么支持: one 对
-    return previous[:start] + new_topic + previous[end:]
-
-
 def _ellipsis_topic(message: str) -> tuple[str, str] | None:
     """Return (new topic, language) of 那X呢 / What about X?, or None when the message is not one."""
     en = EN_ELLIPSIS_RE.match(message)
@@ -416,10 +408,15 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
     if question is None:
         return None
     kind = "english" if lang == "en" else "elliptical"
-    # The scope the user chose, else the document that answered the previous turn, while the new
-    # topic is what that document speaks of (那存款保险基金的运用呢 after an answer from 存款保险条例).
-    scope = state.get("doc_ids", []) or state.get("docs", [])[:1]
-    return _rewritten(question, scope if within_scope(topic, scope, kb) else [], kind, kb)
+    scope = state.get("doc_ids", [])
+    if scope:
+        return _rewritten(question, scope if within_scope(topic, scope, kb) else [], kind, kb)
+    # No scope was named: the document that answered the previous turn, while the new topic has words
+    # that document speaks of (那存款保险基金的运用呢 after an answer from 存款保险条例).
+    answered = state.get("answered_by", [])[:1]
+    if answered and _phrases(topic, _texts(kb)[""]) and within_scope(topic, answered, kb):
+        return _rewritten(question, answered, kind, kb, inferred=True)
+    return _rewritten(question, [], kind, kb)
 
 
 def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
@@ -431,10 +428,17 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
     - 存款保险费率由什么构成 → 那存款保险基金的运用呢: 运用 is new and 由什么构成 asked about 费率, so X is asked
       as it stands.
     """
+    start, end = find_topic(previous, kb.index.documents)
+    if start == end:
+        return None
     head, _, aspect = topic.rpartition("的")
-    if not head or not CJK_RE.search(aspect) or aspect in previous[slice(*find_topic(previous, kb.index.documents))]:
-        return _replace_topic(previous, topic, kb)
-    return _replace_topic(previous, head, kb) if aspect in previous else topic
+    if head and CJK_RE.search(aspect) and aspect not in previous[start:end]:
+        if aspect not in previous:
+            return topic
+        topic = head
+    if topic[0] in "对在给向为和与跟" and previous[:start].endswith(topic[0]):
+        topic = topic[1:]  # 那对外贸企业呢 after 对科技企业有什么支持: one 对
+    return previous[:start] + topic + previous[end:]
 
 
 def _unknown_law(message: str) -> bool:
@@ -507,7 +511,9 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     """Return the state after a turn: what it was about, and the citations so far."""
     documents = kb.index.documents
     # The documents the turn named (在民法典里…, 保险法第十六条, 这个条例…): what later follow-ups stay in.
-    scope = list(dict.fromkeys(list(resolved.doc_ids) or kb.scope(resolved.question)))
+    # A scope inferred from the previous answer is not one of them.
+    named = [] if resolved.inferred else list(resolved.doc_ids)
+    scope = list(dict.fromkeys(named or kb.scope(resolved.question)))
     scope += [d.doc_id for d in _names_document(resolved.question, documents) if d.doc_id not in scope]
     cited = answer.citations  # an abstention's 可能相关 sections are not what the turn was about
     articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no)}
@@ -516,14 +522,15 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
         lookup = find_lookup(resolved.question, [kb.docs[d] for d in scope] or documents)
         articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article}
                     for d in scope] if lookup else []
-    docs = list(dict.fromkeys(c.doc_id for c in cited))
+    answered_by = list(dict.fromkeys(c.doc_id for c in cited))
+    docs = answered_by
     if not scope and not docs:  # a turn that found nothing (证券法第十六条) leaves the conversation where it was
         scope, docs = list(state.get("doc_ids", [])), list(state.get("docs", []))
     if not articles:  # 这个条例的文号是什么 keeps the article the conversation was at, for 下一条呢
         articles = [a for a in state.get("articles", []) if a["doc_id"] in scope + docs]
     topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
     return {"question": resolved.question, "topic": topic, "lang": _language(resolved.question),
-            "doc_ids": scope, "docs": docs, "articles": articles,
+            "doc_ids": scope, "docs": docs, "answered_by": answered_by, "articles": articles,
             "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations])}
 
 
