@@ -118,6 +118,9 @@ LAW_FOLLOW_UPS = [
     # 投保机构 belongs to 存款保险条例 alone; 宣告破产 to many laws: the condition stays in the scope.
     (["存款保险条例第五条"], "如果投保机构被宣告破产呢？", "conditional", "如果投保机构被宣告破产呢？",
      ("guowuyuanling-660",)),
+    # A question about the document (什么时候施行) has no topic of its own, so the conversation keeps the last one.
+    (["存款保险的最高偿付限额是多少？", "这个条例什么时候施行的？"], "如果投保机构被宣告破产呢？", "conditional",
+     "存款保险的最高偿付限额：如果投保机构被宣告破产呢？", ("guowuyuanling-660",)),
     (["商业银行法第三十九条"], "第四十条呢？", "article", "商业银行法第四十条", ("shangyeyinhangfa",)),
     (["商业银行法第十三条"], "第二款呢", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
     (["商业银行法第十三条"], "该条第二款是什么意思？", "article", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),

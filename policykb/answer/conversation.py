@@ -50,6 +50,7 @@ FRAME_WORDS = frozenset("""
 应当 应该 需要 必须 可以 不得 禁止 允许 承担 负责 适用 包括 办理 处理 处罚 罚款 生效 成立 无效 失效 终止
 说 讲 提到 提出 怎么说 规定了 说了 有关 相关 关于 方面 问题 知识库 文件 条款 条文
 如果 假如 要是 假设 万一 若 的话 那么 那 怎么办 后果
+时候 施行 公布 发布 通过 修订 修正 修改 修改过 发文 机关 文号 效力 现行 有效
 """.split())
 EN_FRAME_WORDS = frozenset("""
 a an the of to in on for and or is are was were be been what which who whom how when where why does do did
