@@ -67,13 +67,14 @@ ELLIPSIS_RE = re.compile(r"^(?:那么|那|还有|另外|再问)?[，,\s]*(?P<x>.
 EN_ELLIPSIS_RE = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?？.!\s]*$"
                             r"|^and\s+(?:about|for|on|regarding)?\s*(?P<y>.+?)[?？.!\s]*$", re.I)
 ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*(?:(?P<step>下一条|上一条|前一条|后一条)|"
+                               rf"(?P<pstep>下一款|上一款|前一款|后一款)|"
                                rf"(?P<this>这一条|这条|该条|本条|此条)(?!例)|"
                                rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条)?(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"
                                rf"(?P<rest>.*)$")
-# 这个条例, 该法, 本通知, 它 (but not 应该, 因此法院, 成本法).
+# 这个条例, 该法, 本通知, 它 (它的…, 它修改过几次; but not 应该, 因此法院, 成本法).
 ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
                         r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
-                        r"|(?<![其])它(?=[的什么是有对规哪何]|$)")
+                        r"|(?<![其])它(?=[的什么是有对规哪何修施公生发通废颁]|$)")
 ARTICLE_REF_RE = re.compile(rf"^(?:第\s*[{CN_NUM}\d]+\s*[条款项]|[上下前后]一[条款])")
 CONTINUATION_RE = re.compile(r"^(?:那么|那)(?![个些种位时样儿里边])[，,\s]*(?P<q>.+)$")
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
@@ -351,9 +352,9 @@ def _bare_article(message: str) -> bool:
 
 
 def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
-    """第十七条呢 / 下一条呢 / 第二款呢 / 这一条说的是什么 → the article of the previous turn's document."""
+    """第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 → the article of the previous turn's document."""
     m = ARTICLE_FOLLOW_RE.match(message)
-    if not m or not (m.group("step") or m.group("this") or m.group("article") or m.group("paragraph")):
+    if not m or not any(m.group(g) for g in ("step", "pstep", "this", "article", "paragraph")):
         return None
     rest = m.group("rest")
     if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|[说讲写][了的]?|意思|含义|内容|原文|全文", "", rest)):
@@ -373,8 +374,13 @@ def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
     else:
         number = last["article"]
     paragraph = m.group("paragraph")
+    paragraph = int(paragraph) if paragraph and paragraph.isdigit() else cn_to_int(paragraph) if paragraph else 0
+    if m.group("pstep"):  # the article as a whole counts as its first paragraph
+        paragraph = (last.get("paragraph") or 1) + (1 if m.group("pstep") in ("下一款", "后一款") else -1)
+        if paragraph < 1:
+            return None
     question = f"{short_name(doc, kb.index.documents)}第{int_to_cn(number)}条" + (
-        f"第{int_to_cn(int(paragraph) if paragraph.isdigit() else cn_to_int(paragraph))}款" if paragraph else "")
+        f"第{int_to_cn(paragraph)}款" if paragraph else "")
     return _rewritten(question, [doc.doc_id], "article", kb)
 
 
@@ -449,7 +455,7 @@ def _unknown_law(message: str) -> bool:
 
 
 def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb: Any) -> Resolved | None:
-    """那商业银行法呢 after 征信业管理条例什么时候施行的 → 商业银行法什么时候施行的, scoped to it.
+    """那商业银行法呢 (那在商业银行法里呢) after 征信业管理条例什么时候施行的 → 商业银行法什么时候施行的, scoped to it.
 
     Only a message that says no more than a document's name is a follow-up; any other message
     that names a document is a question of its own.
@@ -458,6 +464,8 @@ def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb
     if found is None:
         return None
     topic, lang = found
+    scope = SCOPE_RE.fullmatch(topic)  # 那在商业银行法里呢 names the document as a scope
+    topic = (scope.group(1) or scope.group(2)) if scope else topic
     if resolve_document(topic.strip("《》"), kb.index.documents) != named:
         return None  # an unknown law resolves to nothing, and named is empty: the look-up says it is missing
     previous = state["question"]
@@ -517,12 +525,12 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     scope = list(dict.fromkeys(named or kb.scope(resolved.question)))
     scope += [d.doc_id for d in _names_document(resolved.question, documents) if d.doc_id not in scope]
     cited = answer.citations  # an abstention's 可能相关 sections are not what the turn was about
-    articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no)}
-                for c in cited if c.section_no][:3]
+    articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no),
+                 "paragraph": c.paragraph} for c in cited if c.section_no][:3]
     if not articles and answer.mode == "lookup":
         lookup = find_lookup(resolved.question, [kb.docs[d] for d in scope] or documents)
-        articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article}
-                    for d in scope] if lookup else []
+        articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article,
+                     "paragraph": lookup.paragraph} for d in scope] if lookup else []
     answered_by = list(dict.fromkeys(c.doc_id for c in cited))
     docs = answered_by
     if not scope and not docs:  # a turn that found nothing (证券法第十六条) leaves the conversation where it was
