@@ -6,6 +6,7 @@ question; anything else starts afresh and inherits nothing:
     那绿色金融呢？            elliptical   the previous question with its topic replaced
     那存款保险基金的运用呢？   elliptical   a topic with an aspect of its own (A的B), asked as it stands
     第十七条呢？ / 下一条呢    article      the previous turn's document, that article
+    下一款呢 / 这一条说的是什么 article    the previous article, its next 款 or itself
     这个条例什么时候施行的？   document     the previous turn's document by name
     如果保证人不履行会怎样？   conditional  the previous topic and scope kept
     那不得从事哪些业务呢？     continuation a question of its own, in the previous scope
