@@ -128,6 +128,10 @@ LAW_FOLLOW_UPS = [
     (["民法典第六百八十八条第二款"], "上一款呢？", "article", "民法典第六百八十八条第一款", ("minfadian",)),
     (["民法典第六百八十八条", "第三款呢"], "上一款呢", "article", "民法典第六百八十八条第二款", ("minfadian",)),
     (["商业银行法第三十九条"], "它修改过几次？", "document", "商业银行法修改过几次？", ("shangyeyinhangfa",)),
+    (["Article 39 of the Commercial Banking Law"], "What about Article 40?", "english", "商业银行法第四十条",
+     ("shangyeyinhangfa",)),
+    (["商业银行法第三十九条"], "next article", "english", "商业银行法第四十条", ("shangyeyinhangfa",)),
+    (["商业银行法第十三条"], "paragraph 2?", "english", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
     (["民法典第六百八十五条"], "该法第六百九十四条", "article", "民法典第六百九十四条", ("minfadian",)),
     (["存款保险条例什么时候施行的？"], "那民法典呢？", "elliptical", "民法典什么时候施行的？", ("minfadian",)),
     (["商业银行法第十三条"], "那存款保险条例呢？", "elliptical", "存款保险条例第十三条", ("guowuyuanling-660",)),
@@ -156,6 +160,7 @@ LAW_FRESH = [
     (["在民法典里，保证期间是多久？"], "在商业银行法中，那商业银行可以经营哪些业务呢？"),
     (["商业银行法第三十九条"], "存款保险条例第五条呢？"),
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
+    (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
 ]
 
 

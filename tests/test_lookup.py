@@ -34,6 +34,15 @@ def docs() -> list[Document]:
     ("商业银行法第三条（二）", "shangyeyinhangfa", "第三条", 0, "（二）"),
     ("在《中华人民共和国商业银行法》中，第三十九条", "shangyeyinhangfa", "第三十九条", 0, ""),
     ("存款保险条例第 5 条第 1 款", "guowuyuanling-660", "第五条", 1, ""),
+    # English names are translated through the dictionary into the words of the titles.
+    ("Article 16 of the Insurance Law", "baoxianfa", "第十六条", 0, ""),
+    ("What does Article 39 of the Commercial Banking Law say?", "shangyeyinhangfa", "第三十九条", 0, ""),
+    ("Article 13, paragraph 2 of the Commercial Banking Law", "shangyeyinhangfa", "第十三条", 2, ""),
+    ("Article 688 of the Civil Code", "minfadian", "第六百八十八条", 0, ""),
+    ("article 5 of the Deposit Insurance Regulations", "guowuyuanling-660", "第五条", 0, ""),
+    ("Article 91 of the Negotiable Instruments Law", "piaojufa", "第九十一条", 0, ""),
+    ("Article 2 of the notice", NOTICE_ID, "二", 0, ""),
+    ("Article 685", "minfadian", "第六百八十五条", 0, ""),
 ])
 def test_a_named_article_is_found(docs: list[Document], question: str, doc_id: str, section_no: str,
                                   paragraph: int, item: str) -> None:
@@ -47,6 +56,7 @@ def test_a_named_article_is_found(docs: list[Document], question: str, doc_id: s
     ("保险法第二百条", "《中华人民共和国保险法》共一百八十五条"),
     ("担保法第十条", "知识库中没有《担保法》"),
     ("第九千条", "知识库中没有哪份文件有第九千条"),
+    ("Article 16 of the Securities Law", "知识库中找不到英文名 “Securities Law” 所指的文件（可用中文名查询，如 保险法第十六条）"),
 ])
 def test_a_missing_article_or_document_says_so(docs: list[Document], question: str, missing: str) -> None:
     lookup = find_lookup(question, docs)
@@ -54,7 +64,8 @@ def test_a_missing_article_or_document_says_so(docs: list[Document], question: s
 
 
 def test_questions_without_an_article_are_no_look_ups(docs: list[Document]) -> None:
-    for question in ("续贷有什么要求？", "保证合同怎么成立", "2023年绿色融资余额目标是多少"):
+    for question in ("续贷有什么要求？", "保证合同怎么成立", "2023年绿色融资余额目标是多少",
+                     "What does the Insurance Law say about disclosure?", "an article about insurance law"):
         assert find_lookup(question, docs) is None
 
 

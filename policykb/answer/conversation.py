@@ -33,8 +33,8 @@ from typing import Any, Sequence
 from policykb.answer.compose import Answer
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.answer.docinfo import DOC_MENTION_RE
-from policykb.retrieval.lookup import (GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, document_names,
-                             find_lookup, resolve_document)
+from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE,
+                                       document_names, english_document, find_lookup, resolve_document)
 from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
 from policykb.tokenize import segment, tokenize, word_spans
@@ -76,6 +76,12 @@ ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*
 ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
                         r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
                         r"|(?<![其])它(?=[的什么是有对规哪何修施公生发通废颁]|$)")
+# What about Article 17? / next article / Article 13, paragraph 2 — after a look-up; a name of its own
+# (What about Article 17 of the Insurance Law?) makes it a look-up of its own.
+EN_ARTICLE_FOLLOW_RE = re.compile(r"^(?:and\s+|so\s+)?(?:(?:what|how)\s+about\s+|and\s+)?(?:the\s+)?"
+                                  r"(?:(?P<step>next|following|previous|preceding)\s+(?:article|one)|"
+                                  r"article\s+(?P<article>\d+)|(?P<this>this|that)\s+article)?"
+                                  r"(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?[\s?？.!]*$", re.I)
 ARTICLE_REF_RE = re.compile(rf"^(?:第\s*[{CN_NUM}\d]+\s*[条款项]|[上下前后]一[条款])")
 CONTINUATION_RE = re.compile(r"^(?:那么|那)(?![个些种位时样儿里边])[，,\s]*(?P<q>.+)$")
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
@@ -317,6 +323,8 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
         return _resolve_anaphor(message, anaphor, state, kb) or fresh
     if named or _unknown_law(message):
         return _resolve_named_ellipsis(message, named, state, kb) or fresh
+    if EN_LOOKUP_RE.search(message) and english_document(message, documents)[0]:
+        return fresh  # What about Article 17 of the Commercial Banking Law? names its own document
     article = _resolve_article(message, state, kb)
     if article is not None:
         return article
@@ -353,36 +361,42 @@ def _bare_article(message: str) -> bool:
 
 
 def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
-    """第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 → the article of the previous turn's document."""
+    """第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 (What about Article 17? / next article)
+    → the article of the previous turn's document."""
     m = ARTICLE_FOLLOW_RE.match(message)
-    if not m or not any(m.group(g) for g in ("step", "pstep", "this", "article", "paragraph")):
-        return None
-    rest = m.group("rest")
-    if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|[说讲写][了的]?|意思|含义|内容|原文|全文", "", rest)):
-        return None  # 第三条和第五条有什么区别: more than an article reference
+    if m and any(m.group(g) for g in ("step", "pstep", "this", "article", "paragraph")):
+        rest = m.group("rest")
+        if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|[说讲写][了的]?|意思|含义|内容|原文|全文", "", rest)):
+            return None  # 第三条和第五条有什么区别: more than an article reference
+        step = {"下一条": 1, "后一条": 1, "上一条": -1, "前一条": -1}.get(m.group("step") or "", 0)
+        pstep = {"下一款": 1, "后一款": 1, "上一款": -1, "前一款": -1}.get(m.group("pstep") or "", 0)
+        article, paragraph = m.group("article"), m.group("paragraph")
+    else:
+        m = EN_ARTICLE_FOLLOW_RE.match(message)
+        if not m or not any(m.group(g) for g in ("step", "this", "article", "paragraph")):
+            return None
+        step = {"next": 1, "following": 1, "previous": -1, "preceding": -1}.get((m.group("step") or "").lower(), 0)
+        pstep, article, paragraph = 0, m.group("article"), m.group("paragraph")
     previous = state.get("articles", [])
     docs = _previous_documents(state, kb)
     if not docs:
         return None
     doc = docs[0]
     last = next((a for a in previous if a["doc_id"] == doc.doc_id), None)
-    if m.group("article"):
-        number = int(m.group("article")) if m.group("article").isdigit() else cn_to_int(m.group("article"))
+    if article:
+        number = int(article) if article.isdigit() else cn_to_int(article)
     elif last is None or not last.get("article"):
         return None
-    elif m.group("step"):
-        number = last["article"] + (1 if m.group("step") in ("下一条", "后一条") else -1)
     else:
-        number = last["article"]
-    paragraph = m.group("paragraph")
+        number = last["article"] + step
     paragraph = int(paragraph) if paragraph and paragraph.isdigit() else cn_to_int(paragraph) if paragraph else 0
-    if m.group("pstep"):  # the article as a whole counts as its first paragraph
-        paragraph = (last.get("paragraph") or 1) + (1 if m.group("pstep") in ("下一款", "后一款") else -1)
+    if pstep:  # the article as a whole counts as its first paragraph
+        paragraph = (last.get("paragraph") or 1) + pstep
         if paragraph < 1:
             return None
     question = f"{short_name(doc, kb.index.documents)}第{int_to_cn(number)}条" + (
         f"第{int_to_cn(paragraph)}款" if paragraph else "")
-    return _rewritten(question, [doc.doc_id], "article", kb)
+    return _rewritten(question, [doc.doc_id], "english" if m.re is EN_ARTICLE_FOLLOW_RE else "article", kb)
 
 
 def _strip_trailing(text: str) -> str:

@@ -65,7 +65,8 @@ def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float,
                     out[w][word] = max(out[w].get(word, 0.0), 1.0 / len(every) if " " not in w else 1.0)
         result = {w: sorted(((s, c) for c, s in m.items()), key=lambda p: (-p[0], len(p[1]), p[1]))
                   for w, m in out.items()}
-        _CACHE.clear()
+        if len(_CACHE) >= 2:  # the corpus vocabulary and the document names' (English look-ups)
+            _CACHE.pop(next(iter(_CACHE)))
         _CACHE[vocab] = result
         return result
 

@@ -26,6 +26,16 @@ GENERIC_NAMES = ("通知", "意见", "办法")  # a document of this kind answer
 DOC_KIND_RE = re.compile(r"(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则|决定)(?:[（(][一二三四五六七八九十]+[）)])?$")
 LAW_NAME_RE = re.compile(r"[\u4e00-\u9fa5]{2,30}(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则)$")
 FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那|那么|)")
+# English: Article 16 of the Insurance Law, Article 2 of the notice, Article 13 (paragraph 2).
+EN_LOOKUP_RE = re.compile(r"\barticle\s+(?P<article>\d+)(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?", re.I)
+# The kind an English name ends with, and the Chinese title endings it stands for.
+EN_KINDS = {"law": ("法",), "code": ("法典",), "regulations": ("条例", "规定"), "regulation": ("条例", "规定"),
+            "provisions": ("规定",), "interpretation": ("解释",), "measures": ("办法",), "notice": ("通知",),
+            "opinions": ("意见",)}
+# The words before the kind (the Insurance Law) or after it (the Law on the People's Bank of China).
+EN_NAME_RE = re.compile(rf"(?P<name>(?:[A-Za-z][\w'’-]*\s+){{0,6}}?)(?P<kind>{'|'.join(EN_KINDS)})\b"
+                        rf"(?P<after>\s+(?:on|of|concerning|governing|for)\s+(?:[A-Za-z][\w'’-]*\s*){{1,10}})?", re.I)
+EN_NAME_LEAD_RE = re.compile(r"^(?:(?:what|does|do|says?|is|in|under|of|the|to|according)\s+)+", re.I)
 
 
 @dataclass(frozen=True)
@@ -199,11 +209,87 @@ def _number(numeral: str) -> int:
     return int(numeral) if numeral.isdigit() else cn_to_int(numeral)
 
 
+def _name_words(vocabulary: frozenset[str], words: list[str]) -> dict[str, set[str]]:
+    """Return each English word → the Chinese words of the document names that translate it
+    (CC-CEDICT, as for English questions; banking also as bank); an empty set when none does."""
+    from policykb.retrieval.bilingual import reverse_dictionary
+
+    table = reverse_dictionary(vocabulary)
+    out = {}
+    for word in words:
+        forms = [word] + ([word[:-3]] if word.endswith("ing") and len(word) > 6 else [])
+        out[word] = {c for form in forms for _, c in table.get(form, ())}
+    return out
+
+
+@lru_cache(maxsize=4)
+def _name_vocabulary(titles: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    """Return the words (2 to 6 characters) of every name of the documents (title, 文号):
+    what an English name can translate into."""
+    return frozenset(n[i:j] for title, number in titles for n in _names(title, number)
+                     for i in range(len(n)) for j in range(i + 2, min(len(n), i + 6) + 1))
+
+
+def english_document(text: str, documents: Sequence[Document]) -> tuple[str, list[Document]]:
+    """Return the English name a question gives (the Insurance Law) and the documents it names.
+
+    The kind word picks the titles (Law → …法, Regulations → …条例). Each other word is translated
+    into words of those titles; the title that holds the most of them wins, and among those the one
+    they fill best (Company Law → 公司法 rather than 合伙企业法). When a word has no translation
+    (Supervision), every title that holds the most is returned, so the look-up quotes them all
+    rather than guess. ("", []) when the text names no kind of document.
+    """
+    from policykb.retrieval.bilingual import english_words
+
+    m = None
+    for m in EN_NAME_RE.finditer(text):
+        pass
+    if m is None:
+        return "", []
+    name = EN_NAME_LEAD_RE.sub("", " ".join(m.group(0).split()))
+    given = m.group("name") + " " + (m.group("after") or "")
+    kind = m.group("kind").lower()
+    if kind in ("notice", "opinions", "measures") and not english_words(given):
+        return name, resolve_document(EN_KINDS[kind][0], documents)  # the notice
+    names = {d.doc_id: [n for n in document_names(d) if n.endswith(EN_KINDS[kind])] for d in documents}
+    vocabulary = _name_vocabulary(tuple((d.title, d.doc_number) for d in documents))
+    words = _name_words(vocabulary, [w for w in english_words(given) if " " not in w])
+    scored: list[tuple[int, int, Document]] = []
+    for doc in documents:
+        for n in names[doc.doc_id]:
+            held = [c for found in words.values() for c in found if c in n]
+            filled = {i for c in held for i in range(n.find(c), n.find(c) + len(c))}
+            count = sum(1 for found in words.values() if any(c in n for c in found))
+            if count:
+                scored.append((count, len(n) - len(filled), doc))
+    if not scored:
+        return name, []
+    most = max(count for count, _, _ in scored)
+    top = [(left, doc) for count, left, doc in scored if count == most]
+    if all(words.values()):
+        least = min(left for left, _ in top)
+        top = [(left, doc) for left, doc in top if left == least]
+    return name, list(dict.fromkeys(doc for _, doc in top))
+
+
+def _english_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
+    """Article 16 of the Insurance Law → 保险法第十六条; Article 2 of the notice; Article 688 (every document)."""
+    m = EN_LOOKUP_RE.search(question)
+    if not m:
+        return None
+    article, paragraph = int(m.group("article")), int(m.group("paragraph") or 0)
+    name, named = english_document(question[:m.start()] + " " + question[m.end():], documents)
+    if name and not named:
+        return Lookup(name, article, paragraph, "", (), f"知识库中找不到英文名 “{name}” 所指的文件"
+                                                          f"（可用中文名查询，如 保险法第{int_to_cn(article)}条）")
+    return _found(name, article, paragraph, "", named, documents)
+
+
 def find_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
     """Return the article look-up a question asks for, or None when it names no article."""
     m = LOOKUP_RE.search(question)
     if not m:
-        return None
+        return _english_lookup(question, documents)
     article = _number(m.group("article"))
     paragraph = _number(m.group("paragraph")) if m.group("paragraph") else 0
     item = f"（{int_to_cn(_number(m.group('item')))}）" if m.group("item") else ""
@@ -218,6 +304,12 @@ def find_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
     if law:
         name = law.group(0)
         return Lookup(mention, article, paragraph, item, (), f"知识库中没有《{FILLER_RE.sub('', name)}》")
+    return _found(mention, article, paragraph, item, named, documents)
+
+
+def _found(mention: str, article: int, paragraph: int, item: str, named: Sequence[Document],
+           documents: Sequence[Document]) -> Lookup:
+    """Return the look-up of an article in the named documents (in every document when none is named)."""
     pool: Iterable[Document] = named or documents
     found = tuple(sec for doc in pool if (sec := _article_section(doc, article)) is not None
                   and (not item or any(span.item == item for span in sec.spans)))
