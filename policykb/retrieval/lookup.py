@@ -1,4 +1,5 @@
-"""Questions that name a document and an article (民法典第六百八十五条, 通知第二条, 保险法第16条) → that article.
+"""Questions that name a document and an article (民法典第六百八十五条, 通知第二条, 保险法第16条,
+Article 16 of the Insurance Law) → that article.
 
 Document names may be short or informal: a document is known by its title, its
 title without 中华人民共和国, a compact title without the words every title of its
