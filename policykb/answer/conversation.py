@@ -16,9 +16,9 @@ A scope the user chose (在民法典里…, 通知中…, --doc) is carried into
 or conditional follow-up while the new topic is what those documents speak of
 (within_scope). An elliptical follow-up of a turn with no chosen scope stays in
 the document that answered that turn, on the same condition; that scope is not
-carried further (Resolved.inferred). A document is named for the
-user only when the message points at one (第X条呢, 该法…). A message that names its
-own document or asks a complete question of its own is never scoped by the old turn.
+carried further (Resolved.inferred). A document is named for the user only when
+the message points at one (第X条呢, 该法…). A message that names its own document
+or asks a complete question of its own is never scoped by the old turn.
 
 The conversation state is a small JSON-serialisable dict (the app keeps it in
 a gradio State): what the previous turn was about, and the citations so far.
