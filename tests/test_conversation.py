@@ -93,7 +93,7 @@ def test_explicit_doc_ids_override_the_carried_scope(kb) -> None:
     assert turn.resolved.doc_ids == (NOTICE_ID,) and turn.answer.citations[0].section_no == "一"
 
 
-@pytest.mark.parametrize("key", ["doc_ids", "docs", "answered_by"])
+@pytest.mark.parametrize("key", ["doc_ids", "docs"])
 def test_a_document_removed_since_the_previous_turn_is_forgotten(kb, key) -> None:
     """The app keeps the state in the page: a re-ingest may remove a document it names."""
     chat = Conversation(kb)

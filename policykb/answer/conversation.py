@@ -317,7 +317,8 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     if not state or not state.get("question") or not message:
         return fresh
     # A document removed since the previous turn (the app keeps the state in the page) is forgotten.
-    state = {**state, **{key: [d for d in state.get(key, []) if d in kb.docs] for key in ("doc_ids", "docs", "answered_by")}}
+    # (answered_by needs no filter: within_scope never keeps a document the knowledge base lacks.)
+    state = {**state, **{key: [d for d in state.get(key, []) if d in kb.docs] for key in ("doc_ids", "docs")}}
     documents = kb.index.documents
     named = _names_document(message, documents)
     anaphor = ANAPHOR_RE.search(message)
