@@ -41,6 +41,8 @@ NOTICE_FOLLOW_UPS = [
     (["通知第二条"], "下一条呢", "article", f"{NOTICE_TITLE}第三条", (NOTICE_ID,)),
     (["通知第十三条"], "上一条呢？", "article", f"{NOTICE_TITLE}第十二条", (NOTICE_ID,)),
     (["通知第十三条"], "这一条说的是什么？", "article", f"{NOTICE_TITLE}第十三条", (NOTICE_ID,)),
+    (["通知第十二条"], "What about the next section?", "english", f"{NOTICE_TITLE}第十三条", (NOTICE_ID,)),
+    (["通知第十二条"], "What about section 9?", "english", f"{NOTICE_TITLE}第九条", (NOTICE_ID,)),
     (["续贷有什么要求？"], "本通知什么时候施行的？", "document", f"{NOTICE_TITLE}什么时候施行的？", (NOTICE_ID,)),
     (["在通知中，对科技企业有什么支持？"], "那对外贸企业呢？", "elliptical", "在通知中，对外贸企业有什么支持？",
      (NOTICE_ID,)),
@@ -145,6 +147,9 @@ LAW_FOLLOW_UPS = [
     (["存款保险的最高偿付限额是多少？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
      ("guowuyuanling-660",)),
     (["保证期间是多久？"], "这部法律什么时候施行的？", "document", "民法典什么时候施行的？", ("minfadian",)),
+    # 这个条例 is the conversation's last 条例, even when the turn just before quoted the notice.
+    (["存款保险条例第五条", "续贷有什么要求？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
+     ("guowuyuanling-660",)),
     (["在商业银行法中，商业银行可以经营哪些业务？"], "那不得从事哪些业务呢？", "continuation", "不得从事哪些业务呢？",
      ("shangyeyinhangfa",)),
     # 那A的B呢 with an aspect of its own is asked as it stands (由什么构成 was asked of 费率), in the document
@@ -163,6 +168,7 @@ LAW_FRESH = [
     (["商业银行法第三十九条"], "存款保险条例第五条呢？"),
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
     (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
+    (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
 ]
 
 

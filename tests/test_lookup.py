@@ -116,6 +116,8 @@ def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Do
     ("保险法修改过几次", "baoxianfa", "history",
      "1995-06-30 通过；2002-10-28 第一次修正；2009-02-28 修订；2014-08-31 第二次修正；2015-04-24 第三次修正", None),
     ("票据法现在还有效吗", "piaojufa", "status", "现行有效", ()),
+    ("保险法最近一次修正是什么时候？", "baoxianfa", "latest", "2015-04-24 第三次修正",
+     ("2015年4月24日 第十二届全国人民代表大会常务委员会第十四次会议《关于修改<中华人民共和国计量法>等五部法律的决定》第三次修正",)),
 ])
 def test_questions_about_a_document_get_its_metadata_and_printed_lines(
         docs: list[Document], question: str, doc_id: str, aspect: str, value: str, printed) -> None:
@@ -150,6 +152,8 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     ("这份通知的总体原则是什么？", NOTICE_ID, "这份通知的总体原则是什么？"),
     ("商业银行法的立法目的是什么？", "shangyeyinhangfa", "商业银行法的立法目的是什么？"),
     ("民法典里保证合同的内容", "minfadian", "保证合同的内容"),               # 民法典里 only says where to look
+    ("沪惠保这块通知里是怎么说的？", NOTICE_ID, "沪惠保这块是怎么说的？"),     # the words before the name are asked
+    ("请问民法典里保证合同的内容", "minfadian", "请问保证合同的内容"),
     ("What does the notice say about first loans?", NOTICE_ID, "What does say about first loans?"),
     ("According to the notice, what is the target for inclusive loans?", NOTICE_ID,
      "what is the target for inclusive loans?"),

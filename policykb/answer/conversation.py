@@ -76,11 +76,12 @@ ARTICLE_FOLLOW_RE = re.compile(rf"^(?:那么|那|再看|看看|还有)?[，,\s]*
 ANAPHOR_RE = re.compile(r"(?:这个|这部|这份|(?<![应活])该|(?<![资成基根日版])本|(?<![因如为故彼由据特从借])此|上述|上面的?|"
                         r"刚才的?|这)(?P<noun>法律|法规|法典|司法解释|法|条例|规定|解释|通知|文件|办法|意见)"
                         r"|(?<![其])它(?=[的什么是有对规哪何]|修改|修订|施行|公布|发布|生效|通过|废止|颁布|$)")
-# What about Article 17? / next article / Article 13, paragraph 2 — after a look-up; a name of its own
+# What about Article 17? / next article / Article 13, paragraph 2 — after a look-up (a notice's numbered
+# measures are "sections" as often as "articles": What about section 9?); a name of its own
 # (What about Article 17 of the Insurance Law?) makes it a look-up of its own.
 EN_ARTICLE_FOLLOW_RE = re.compile(r"^(?:and\s+|so\s+)?(?:(?:what|how)\s+about\s+|and\s+)?(?:the\s+)?"
-                                  r"(?:(?P<step>next|following|previous|preceding)\s+(?:article|one)|"
-                                  r"article\s+(?P<article>\d+)|(?P<this>this|that)\s+article)?"
+                                  r"(?:(?P<step>next|following|previous|preceding)\s+(?:article|section|one)|"
+                                  r"(?:article|section)\s+(?P<article>\d+)|(?P<this>this|that)\s+(?:article|section))?"
                                   r"(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?"
                                   r"(?:\s+(?:of|in)\s+(?:the|this|that|its)\s+(?:law|code|regulations?|act|document))?"
                                   r"[\s?？.!]*$", re.I)
@@ -238,8 +239,14 @@ def short_name(doc: Document, documents: Sequence[Document]) -> str:
 
 
 def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> list[Document]:
-    """Return the documents the previous turn was about, most specific first, of a kind when asked (该条例)."""
+    """Return the documents the previous turn was about, most specific first, of a kind when asked (该条例).
+
+    A kind the previous turn did not cite is looked for among the conversation's earlier citations,
+    latest first: 这个条例 never means a 通知 the last turn happened to quote.
+    """
     ids = [a["doc_id"] for a in state.get("articles", [])] + list(state.get("doc_ids", [])) + list(state.get("docs", []))
+    if nouns:
+        ids += [c["doc_id"] for c in reversed(state.get("citations", []))]
     docs = [kb.docs[d] for d in dict.fromkeys(ids) if d in kb.docs]
     if nouns:
         docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
@@ -352,7 +359,7 @@ def _rewritten(question: str, doc_ids: Sequence[str], kind: str, kb: Any, inferr
 def _resolve_anaphor(message: str, anaphor: re.Match, state: dict, kb: Any) -> Resolved | None:
     """这个条例什么时候施行的 → 征信业管理条例什么时候施行的, scoped to it."""
     nouns = NOUN_KINDS.get(anaphor.group("noun") or "", ())
-    docs = _previous_documents(state, kb, nouns) or _previous_documents(state, kb)
+    docs = _previous_documents(state, kb, nouns)
     if not docs:
         return None
     doc = docs[0]

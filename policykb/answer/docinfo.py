@@ -24,11 +24,14 @@ ASPECTS = (
     ("effective_date", re.compile(r"施行|生效|实施|起效|什么时候(?:开始)?(?:用|执行)")),
     ("date", re.compile(r"公布|发布|颁布|出台|通过|印发|什么时候(?:出|发)")),
 )
+# 最近一次修订 asks for the latest amendment line alone.
+LATEST_RE = re.compile(r"最近一次|最后一次|最新一次|上一次|最近|最新")
 FILLER_RE = re.compile(r"什么时候|什么时间|哪一?天|哪一?年|何时|什么|多少|几次|几号|是否|是不是|请问|这份|这个|该|现在|目前|"
+                       r"最近一次|最后一次|最新一次|上一次|最近|最新|"
                        r"开始|已经|还|是|的|吗|呢|了|过|被|由|哪个|有没有|[？?！!。，,\s]")
 MAX_OTHER_CHARS = 3
 LABELS = {"doc_number": "文号", "issuer": "发文机关", "date": "公布日期", "effective_date": "施行日期",
-          "status": "效力状态", "history": "制定和修改沿革"}
+          "status": "效力状态", "history": "制定和修改沿革", "latest": "最近一次修改"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,10 @@ def find_document_question(question: str, documents: Sequence[Document]) -> Docu
         lines = _lines(doc, ("公布", "发布")) or _lines(doc, ("通过",))[:1]
         return DocumentFact(doc, aspect, doc.date, tuple(a.printed for a in lines))
     if aspect == "history":
-        value = "；".join(f"{a.date} {a.action}" for a in doc.amendments)
-        return DocumentFact(doc, aspect, value, tuple(a.printed for a in doc.amendments))
+        lines = doc.amendments
+        if LATEST_RE.search(question):  # the last line that changed the text, not its first adoption
+            aspect, lines = "latest", (_lines(doc, ("修订", "修正", "修改")) or lines)[-1:]
+        value = "；".join(f"{a.date} {a.action}" for a in lines)
+        return DocumentFact(doc, aspect, value, tuple(a.printed for a in lines))
     status = doc.status + (f"（由 {doc.superseded_by} 替代）" if doc.superseded_by else "")
     return DocumentFact(doc, aspect, status)

@@ -92,22 +92,28 @@ def resolve_document(mention: str, documents: Sequence[Document]) -> list[Docume
     The mention may carry words before the name (请问民法典 → 民法典); the longest
     tail that names a document wins.
     """
-    mention = normalize_title(mention)
+    return _named_tail(mention, documents)[1]
+
+
+def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[Document]]:
+    """Return where in the mention the longest tail that names documents starts, and those documents."""
     for start in range(len(mention) - 1):
-        tail = FILLER_RE.sub("", mention[start:]) if start == 0 else mention[start:]
+        raw = mention[start:]
+        filler = FILLER_RE.match(raw).end() if start == 0 else 0
+        tail = normalize_title(raw[filler:])
         if len(tail) < 2:
             continue
         exact = [d for d in documents if tail in document_names(d)]
         if exact:
-            return exact
+            return start + filler, exact
         # A part of a title names the document only when it says what kind of document it is
         # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
         containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
                       and tail in _compact(d.title)]
         if containing:
             shortest = min(len(_compact(d.title)) for d in containing)
-            return [d for d in containing if len(_compact(d.title)) == shortest]
-    return []
+            return start + filler, [d for d in containing if len(_compact(d.title)) == shortest]
+    return 0, []
 
 
 SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,80})》|(?:在|根据|按照|依据|依照|按)"
@@ -148,9 +154,9 @@ def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
             if found:
                 return found, None
             continue
-        found = resolve_document(name, documents)
-        if found:
-            return found, (0, m.end())
+        start, found = _named_tail(name, documents)
+        if found:  # 沪惠保这块通知里… : only 通知里 says where to look, 沪惠保这块 is what is asked
+            return found, (start, m.end())
     return [], None
 
 
