@@ -152,6 +152,12 @@ LAW_FOLLOW_UPS = [
      ("guowuyuanling-660",)),
     (["在商业银行法中，商业银行可以经营哪些业务？"], "那不得从事哪些业务呢？", "continuation", "不得从事哪些业务呢？",
      ("shangyeyinhangfa",)),
+    # 那X没约定呢 says what happens, so it is a condition on the previous topic, not a new topic.
+    (["保证合同里没约定保证方式，算一般保证还是连带责任保证？"], "那保证期间没约定呢？", "conditional",
+     "保证合同：如果保证期间没约定呢", ()),
+    # After a conditional, 那X呢 asks the question the condition was added to.
+    (["在民法典里，保证期间是多久？", "如果债务人破产了呢？"], "那诉讼时效呢？", "elliptical", "在民法典里，诉讼时效是多久？",
+     ("minfadian",)),
     # 那A的B呢 with an aspect of its own is asked as it stands (由什么构成 was asked of 费率), in the document
     # that answered; with the aspect asked before, the previous question is repeated for the new topic.
     (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
@@ -170,6 +176,15 @@ LAW_FRESH = [
     (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
     (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
 ]
+
+
+@pytest.mark.parametrize("text,condition", [
+    ("保证期间没约定", True), ("借款人未还款", True), ("保证人不履行", True), ("股东没有实缴出资", True),
+    ("不良贷款", False), ("个人不良记录", False), ("未成年人的存款", False), ("不动产抵押", False), ("绿色金融", False),
+])
+def test_a_negated_verb_makes_a_condition_and_a_negative_word_does_not(text: str, condition: bool) -> None:
+    from policykb.answer.conversation import _is_condition
+    assert _is_condition(text) is condition
 
 
 def test_an_elliptical_follow_up_stays_only_in_the_document_of_the_turn_just_answered(laws_kb) -> None:

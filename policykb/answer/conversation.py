@@ -94,6 +94,8 @@ NOUN_KINDS = {"法律": ("法", "法典"), "法典": ("法典",), "法": ("法",
 EN_PREPOSITIONS = frozenset("about for on regarding concerning of to".split())
 EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+# A negated verb after a subject makes 那X呢 a condition (那保证期间没约定呢), not a new topic (那不良贷款呢).
+NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再".split())
 MAX_ELLIPSIS_CHARS = 24
 MAX_PHRASE = 8
 MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
@@ -438,6 +440,8 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
     if found is None:
         return None
     topic, lang = found
+    if lang == "zh" and _is_condition(topic):
+        return _resolve_conditional(f"如果{topic}呢", state, kb)
     question = _elliptical_question(state["question"], topic, kb)
     if question is None:
         return None
@@ -451,6 +455,12 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
     if answered and _phrases(topic, _texts(kb)[""]) and within_scope(topic, answered, kb):
         return _rewritten(question, answered, kind, kb, inferred=True)
     return _rewritten(question, [], kind, kb)
+
+
+def _is_condition(text: str) -> bool:
+    """Return True when text says something happens or not (保证期间没约定, 借款人未还款) rather than names a topic."""
+    words = segment(text)
+    return any(w in NEGATIONS or w.startswith("没") for w in words[1:])
 
 
 def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
@@ -567,7 +577,9 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     if not articles:  # 这个条例的文号是什么 keeps the article the conversation was at, for 下一条呢
         articles = [a for a in state.get("articles", []) if a["doc_id"] in scope + docs]
     topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
-    return {"question": resolved.question, "topic": topic, "lang": _language(resolved.question),
+    # After a conditional, 那逾期利率呢 asks the question the condition was added to, not the condition.
+    base = state.get("question") if resolved.kind == "conditional" and state.get("question") else resolved.question
+    return {"question": base, "topic": topic, "lang": _language(resolved.question),
             "doc_ids": scope, "docs": docs, "answered_by": answered_by, "articles": articles,
             "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations])}
 
