@@ -45,7 +45,8 @@ $(BIGKB)/.built: $(STAMP) $(wildcard corpus/*) $(wildcard packs/finance-laws/*.m
 	@touch $@
 
 # (a) the notice's sets on the notice alone, (b) the same sets inside notice + finance-laws,
-# (c) the STARD dev half over notice + finance-laws; each with its baselines; (d) the conversation set → eval/chat;
+# (c) the STARD dev half over notice + finance-laws; each with its baselines; (d) the conversation set → eval/chat,
+# and the two conversation sets written blind → eval/chat/heldout, eval/chat/blind2;
 # (e) English questions over the laws and the blind out-of-scope set, over notice + finance-laws.
 eval: install $(BIGKB)/.built
 	$(VENV)/bin/policykb eval eval/questions.jsonl
@@ -56,6 +57,8 @@ eval: install $(BIGKB)/.built
 	$(BIGENV) $(VENV)/bin/policykb eval eval/english-laws.jsonl --out eval/english
 	$(BIGENV) $(VENV)/bin/policykb eval eval/oos.jsonl --out eval/oos
 	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations.jsonl
+	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations-heldout.jsonl --out eval/chat/heldout
+	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations-blind2.jsonl --out eval/chat/blind2
 
 bench: install
 	$(PY) eval/bench.py
