@@ -59,6 +59,9 @@ NOTICE_FRESH = [
     (["通知第二条"], "这一条和第五条有什么区别？"),
     (["普惠贷款的目标是多少？"], "What is the target for green finance?"),
     (["普惠贷款的目标是多少？"], "And how long is the guarantee period?"),
+    # An article reference with no article or document before it is looked up as asked, not put into a question.
+    (["比特币挖矿需要什么许可？"], "What about Article 9?"),
+    (["比特币挖矿需要什么许可？"], "第九条呢？"),
 ]
 
 

@@ -116,6 +116,9 @@ def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Do
     ("保险法修改过几次", "baoxianfa", "history",
      "1995-06-30 通过；2002-10-28 第一次修正；2009-02-28 修订；2014-08-31 第二次修正；2015-04-24 第三次修正", None),
     ("票据法现在还有效吗", "piaojufa", "status", "现行有效", ()),
+    ("这份通知的文号是多少？我写报告要引用。", NOTICE_ID, "doc_number", "沪银保监发〔2023〕24号", ()),  # one asks
+    ("存款保险条例是国务院令第几号？", "guowuyuanling-660", "doc_number", "国务院令第660号", None),
+    ("票据法后来修改过没有？最近一次是哪年？", "piaojufa", "latest", "2004-08-28 修正", None),
     ("保险法最近一次修正是什么时候？", "baoxianfa", "latest", "2015-04-24 第三次修正",
      ("2015年4月24日 第十二届全国人民代表大会常务委员会第十四次会议《关于修改<中华人民共和国计量法>等五部法律的决定》第三次修正",)),
 ])
@@ -133,7 +136,8 @@ def test_questions_about_a_document_get_its_metadata_and_printed_lines(
 
 def test_content_questions_naming_a_document_are_not_document_questions(docs: list[Document]) -> None:
     from policykb.answer.docinfo import find_document_question
-    for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立"):
+    for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立",
+                     "民法典什么时候施行的？保证合同什么时候生效？"):  # the second sentence asks something else
         assert find_document_question(question, docs) is None
 
 
@@ -186,3 +190,33 @@ def test_the_longest_opening_that_names_a_document_wins(docs: list[Document]) ->
     title = "最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释"
     found, span = _leading_scope(f"{title.replace('《', '').replace('》', '')}里，保证人的责任", docs)
     assert [d.doc_id for d in found] == ["minfadian-danbao-zhidu-jieshi"] and span is not None
+
+
+@pytest.fixture(scope="module")
+def regulations(docs: list[Document]) -> list[Document]:
+    """The docs plus the three 管理条例 and two court interpretations, for names several titles share."""
+    more = {"guowuyuanling-631": "征信业管理条例.md", "guowuyuanling-683": "融资担保公司监督管理条例.md",
+            "feiyinhang-zhifu-jigou-jiandu": "非银行支付机构监督管理条例.md",
+            "yinhangka-minshijiufen-guiding": "最高人民法院关于审理银行卡民事纠纷案件若干问题的规定.md",
+            "minjianjiedaiguiding": "最高人民法院关于审理民间借贷案件适用法律若干问题的规定.md"}
+    return docs + [parse_text(read_any(PACK / name), doc_id) for doc_id, name in more.items()]
+
+
+@pytest.mark.parametrize("mention, doc_ids", [
+    # A shortened name: the title's words in order, close together, and its kind or its court.
+    ("民间借贷规定", ["minjianjiedaiguiding"]),
+    ("银行卡纠纷规定", ["yinhangka-minshijiufen-guiding"]),
+    ("最高法银行卡纠纷", ["yinhangka-minshijiufen-guiding"]),
+    ("商业法", ["shangyeyinhangfa"]),
+    ("征信条例", ["guowuyuanling-631"]),
+    # Not a name: a tail several titles share (管理条例), words far apart, or a law the knowledge base lacks.
+    ("外汇管理条例", []),
+    ("证券监督管理条例", []),
+    ("银行管理条例", []),
+    ("证券法", []),
+    ("最高法", []),
+])
+def test_a_shortened_name_resolves_and_a_shared_tail_does_not(regulations: list[Document], mention: str,
+                                                              doc_ids: list[str]) -> None:
+    from policykb.retrieval.lookup import resolve_document
+    assert [d.doc_id for d in resolve_document(mention, regulations)] == doc_ids

@@ -342,6 +342,8 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     article = _resolve_article(message, state, kb)
     if article is not None:
         return article
+    if _article_request(message) is not None:
+        return fresh  # What about Article 9? with no article or document before it: not a topic to put in a question
     for resolver in (_resolve_conditional, _resolve_ellipsis, _resolve_continuation):
         resolved = resolver(message, state, kb)
         if resolved is not None:
@@ -374,23 +376,42 @@ def _bare_article(message: str) -> bool:
     return bool(LOOKUP_RE.search(message))
 
 
-def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
-    """第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 (What about Article 17? / next article)
-    → the article of the previous turn's document."""
+@dataclass(frozen=True)
+class _ArticleRequest:
+    """What an article follow-up asks for: a step (下一条 +1), a paragraph step, or numbers."""
+
+    step: int
+    pstep: int
+    article: str | None
+    paragraph: str | None
+    english: bool
+
+
+def _article_request(message: str) -> _ArticleRequest | None:
+    """Return what 第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 (What about Article 17? /
+    next article) asks for, or None when the message is more than an article reference."""
     m = ARTICLE_FOLLOW_RE.match(message)
     if m and any(m.group(g) for g in ("step", "pstep", "this", "article", "paragraph")):
         rest = m.group("rest")
         if PREDICATE_RE.sub("", re.sub(r"[呢？?。，,!！\s]|的|是|怎么规定|[说讲写][了的]?|意思|含义|内容|原文|全文", "", rest)):
             return None  # 第三条和第五条有什么区别: more than an article reference
-        step = {"下一条": 1, "后一条": 1, "上一条": -1, "前一条": -1}.get(m.group("step") or "", 0)
-        pstep = {"下一款": 1, "后一款": 1, "上一款": -1, "前一款": -1}.get(m.group("pstep") or "", 0)
-        article, paragraph = m.group("article"), m.group("paragraph")
-    else:
-        m = EN_ARTICLE_FOLLOW_RE.match(message)
-        if not m or not any(m.group(g) for g in ("step", "this", "article", "paragraph")):
-            return None
-        step = {"next": 1, "following": 1, "previous": -1, "preceding": -1}.get((m.group("step") or "").lower(), 0)
-        pstep, article, paragraph = 0, m.group("article"), m.group("paragraph")
+        return _ArticleRequest({"下一条": 1, "后一条": 1, "上一条": -1, "前一条": -1}.get(m.group("step") or "", 0),
+                               {"下一款": 1, "后一款": 1, "上一款": -1, "前一款": -1}.get(m.group("pstep") or "", 0),
+                               m.group("article"), m.group("paragraph"), False)
+    m = EN_ARTICLE_FOLLOW_RE.match(message)
+    if not m or not any(m.group(g) for g in ("step", "this", "article", "paragraph")):
+        return None
+    step = {"next": 1, "following": 1, "previous": -1, "preceding": -1}.get((m.group("step") or "").lower(), 0)
+    return _ArticleRequest(step, 0, m.group("article"), m.group("paragraph"), True)
+
+
+def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
+    """第十七条呢 / 下一条呢 / 第二款呢 / 下一款呢 / 这一条说的是什么 (What about Article 17? / next article)
+    → the article of the previous turn's document."""
+    request = _article_request(message)
+    if request is None:
+        return None
+    step, pstep, article, paragraph = request.step, request.pstep, request.article, request.paragraph
     previous = state.get("articles", [])
     docs = _previous_documents(state, kb)
     if not docs:
@@ -410,7 +431,7 @@ def _resolve_article(message: str, state: dict, kb: Any) -> Resolved | None:
             return None
     question = f"{short_name(doc, kb.index.documents)}第{int_to_cn(number)}条" + (
         f"第{int_to_cn(paragraph)}款" if paragraph else "")
-    return _rewritten(question, [doc.doc_id], "english" if m.re is EN_ARTICLE_FOLLOW_RE else "article", kb)
+    return _rewritten(question, [doc.doc_id], "english" if request.english else "article", kb)
 
 
 def _strip_trailing(text: str) -> str:

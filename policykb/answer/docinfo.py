@@ -27,9 +27,11 @@ ASPECTS = (
 # 最近一次修订 asks for the latest amendment line alone.
 LATEST_RE = re.compile(r"最近一次|最后一次|最新一次|上一次|最近|最新")
 FILLER_RE = re.compile(r"什么时候|什么时间|哪一?天|哪一?年|何时|什么|多少|几次|几号|是否|是不是|请问|这份|这个|该|现在|目前|"
-                       r"最近一次|最后一次|最新一次|上一次|最近|最新|"
+                       r"最近一次|最后一次|最新一次|上一次|最近|最新|最早|最初|后来|没有|哪一?次|哪届|会议|国务院令|"
                        r"开始|已经|还|是|的|吗|呢|了|过|被|由|哪个|有没有|[？?！!。，,\s]")
 MAX_OTHER_CHARS = 3
+SENTENCE_RE = re.compile(r"(?<=[。？?！!])")
+QUESTION_RE = re.compile(r"[？?]|吗|呢|什么|怎么|如何|哪|多少|是否|能否|几")
 LABELS = {"doc_number": "文号", "issuer": "发文机关", "date": "公布日期", "effective_date": "施行日期",
           "status": "效力状态", "history": "制定和修改沿革", "latest": "最近一次修改"}
 
@@ -54,7 +56,23 @@ def _lines(doc: Document, actions: tuple[str, ...]) -> tuple[Amendment, ...]:
 
 
 def find_document_question(question: str, documents: Sequence[Document]) -> DocumentFact | None:
-    """Return the fact a question asks about a named document, or None when it asks no such thing."""
+    """Return the fact a question asks about a named document, or None when it asks no such thing.
+
+    A message of several sentences asks it when one of them does and the others ask nothing
+    (这份通知的文号是多少？我写报告要引用。).
+    """
+    fact = _document_question(question, documents)
+    sentences = [s for s in SENTENCE_RE.split(question) if s.strip()]
+    if fact is not None or len(sentences) < 2:
+        return fact
+    found = [f for s in sentences if (f := _document_question(s, documents)) is not None]
+    others = [s for s in sentences if _document_question(s, documents) is None]
+    if len(found) == 1 and not any(QUESTION_RE.search(s) for s in others):
+        return found[0]
+    return None
+
+
+def _document_question(question: str, documents: Sequence[Document]) -> DocumentFact | None:
     aspect, asked = next(((name, m) for name, rx in ASPECTS if (m := rx.search(question))), (None, None))
     if aspect is None:
         return None
