@@ -198,7 +198,8 @@ def regulations(docs: list[Document]) -> list[Document]:
     more = {"guowuyuanling-631": "征信业管理条例.md", "guowuyuanling-683": "融资担保公司监督管理条例.md",
             "feiyinhang-zhifu-jigou-jiandu": "非银行支付机构监督管理条例.md",
             "yinhangka-minshijiufen-guiding": "最高人民法院关于审理银行卡民事纠纷案件若干问题的规定.md",
-            "minjianjiedaiguiding": "最高人民法院关于审理民间借贷案件适用法律若干问题的规定.md"}
+            "minjianjiedaiguiding": "最高人民法院关于审理民间借贷案件适用法律若干问题的规定.md",
+            "baoxianfajieshi-3": "最高人民法院关于适用《保险法》若干问题的解释（三）.md"}
     return docs + [parse_text(read_any(PACK / name), doc_id) for doc_id, name in more.items()]
 
 
@@ -209,6 +210,8 @@ def regulations(docs: list[Document]) -> list[Document]:
     ("最高法银行卡纠纷", ["yinhangka-minshijiufen-guiding"]),
     ("商业法", ["shangyeyinhangfa"]),
     ("征信条例", ["guowuyuanling-631"]),
+    ("担保制度司法解释", ["minfadian-danbao-zhidu-jieshi"]),
+    ("保险法司法解释三", ["baoxianfajieshi-3"]),
     # Not a name: a tail several titles share (管理条例), words far apart, or a law the knowledge base lacks.
     ("外汇管理条例", []),
     ("证券监督管理条例", []),
@@ -216,6 +219,7 @@ def regulations(docs: list[Document]) -> list[Document]:
     ("证券法", []),
     ("最高法", []),
 ])
+
 def test_a_shortened_name_resolves_and_a_shared_tail_does_not(regulations: list[Document], mention: str,
                                                               doc_ids: list[str]) -> None:
     from policykb.retrieval.lookup import resolve_document

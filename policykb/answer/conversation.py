@@ -44,6 +44,7 @@ KINDS = ("fresh", "elliptical", "article", "document", "conditional", "continuat
 # Words that frame a question rather than name its topic: 普惠贷款|的目标是多少 → the topic is 普惠贷款.
 FRAME_WORDS = frozenset("""
 的 了 吗 呢 吧 是 有 在 对 和 与 及 或 中 里 上 要 会 能 可 被 由 向 从 把 给 让 该 其 之 以 为 就 都 也 还 又
+我 我们 咱们 你 您 你们 他 她 他们 她们
 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 哪 多少 几 是否 能否 可否 有没有 是不是 能不能 可不可以 会不会 要不要
 什么样 为什么 为何 何时 多久 多长 多大 多高 什么时候 哪一年 哪天 请问 一下 具体 主要 总体 分别 各 各自
 目标 余额 增速 增长 突破 达到 力争 实现 规模 金额 比例 额度 期限 时限 截止 年末 年底 以上 以下 累计 投放

@@ -27,6 +27,7 @@ GENERIC_NAMES = ("通知", "意见", "办法")  # a document of this kind answer
 DOC_KIND_RE = re.compile(r"(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则|决定)(?:[（(][一二三四五六七八九十]+[）)])?$")
 LAW_NAME_RE = re.compile(r"[\u4e00-\u9fa5]{2,30}(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则)$")
 COURT_RE = re.compile(r"^(?:最高人民法院|最高法院|最高法|最高院)")
+NUMBERED_RE = re.compile(r"(?<=解释|规定)([一二三四五六七八九十]+)$")
 MAX_ABBREVIATION_GAP = 2  # 银行卡纠纷 for 银行卡民事纠纷, not 银行管理 for 非银行支付机构监督管理
 FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那|那么|)")
 # English: Article 16 of the Insurance Law, Article 2 of the notice, Article 13 (paragraph 2).
@@ -99,7 +100,10 @@ def resolve_document(mention: str, documents: Sequence[Document]) -> list[Docume
 
 def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[Document]]:
     """Return where in the mention the longest tail that names documents starts, and those documents."""
+    from policykb.tokenize import word_spans
+
     tails = []
+    boundaries = {start for start, _ in word_spans(mention)}
     for start in range(len(mention) - 1):
         raw = mention[start:]
         filler = FILLER_RE.match(raw).end() if start == 0 else 0
@@ -114,8 +118,8 @@ def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[
         # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
         containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
                       and tail in _compact(d.title)]
-        if len(containing) > 1 and start + filler > 0:
-            continue  # 外汇管理条例: its tail 管理条例 is in several titles and names none of them
+        if start + filler > 0 and (len(containing) > 1 or start not in boundaries):
+            continue  # 外汇管理条例: 管理条例 is in several titles; 担保制度司法解释: 法解释 is no word of it
         if containing:
             shortest = min(len(_compact(d.title)) for d in containing)
             return start + filler, [d for d in containing if len(_compact(d.title)) == shortest]
@@ -129,15 +133,16 @@ def _abbreviated(tail: str, documents: Sequence[Document]) -> list[Document]:
     最高人民法院关于审理银行卡民事纠纷案件若干问题的规定)."""
     from policykb.tokenize import segment
 
+    tail = NUMBERED_RE.sub(r"（\1）", tail)  # 保险法司法解释三 is 保险法解释（三）
     kind = DOC_KIND_RE.search(tail)
-    core = tail[:kind.start()].removesuffix("的") if kind else tail
+    core = tail[:kind.start()].removesuffix("的").removesuffix("司法") if kind else tail
     court = COURT_RE.match(core)
     core = core[court.end():] if court else core
     if len(core) < 2 or not (kind or court):
         return []
     words = [w for w in segment(core) if w != "的"]
     return [doc for doc in documents
-            if (not kind or (title := _compact(doc.title)).endswith(kind.group(0)))
+            if (not kind or _compact(doc.title).endswith(normalize_title(kind.group(0))))
             and _words_in_order(words, _compact(doc.title)) and (not court or doc.title.startswith("最高人民法院"))]
 
 
