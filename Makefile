@@ -46,7 +46,7 @@ $(BIGKB)/.built: $(STAMP) $(wildcard corpus/*) $(wildcard packs/finance-laws/*.m
 
 # (a) the notice's sets on the notice alone, (b) the same sets inside notice + finance-laws,
 # (c) the STARD dev half over notice + finance-laws; each with its baselines; (d) the conversation set → eval/chat,
-# and the two conversation sets written blind → eval/chat/heldout, eval/chat/blind2;
+# and the three conversation sets written blind → eval/chat/heldout, eval/chat/blind2, eval/chat/blind3;
 # (e) English questions over the laws and the blind out-of-scope set, over notice + finance-laws.
 eval: install $(BIGKB)/.built
 	$(VENV)/bin/policykb eval eval/questions.jsonl
@@ -59,6 +59,7 @@ eval: install $(BIGKB)/.built
 	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations.jsonl
 	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations-heldout.jsonl --out eval/chat/heldout
 	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations-blind2.jsonl --out eval/chat/blind2
+	$(BIGENV) $(VENV)/bin/policykb eval eval/conversations-blind3.jsonl --out eval/chat/blind3
 
 bench: install
 	$(PY) eval/bench.py
