@@ -183,7 +183,9 @@ LAW_FRESH = [
 
 @pytest.mark.parametrize("text,condition", [
     ("保证期间没约定", True), ("借款人未还款", True), ("保证人不履行", True), ("股东没有实缴出资", True),
+    ("借款人无力偿还", True), ("银行未尽审查义务", True),
     ("不良贷款", False), ("个人不良记录", False), ("未成年人的存款", False), ("不动产抵押", False), ("绿色金融", False),
+    ("违法所得没收", False),
 ])
 def test_a_negated_verb_makes_a_condition_and_a_negative_word_does_not(text: str, condition: bool) -> None:
     from policykb.answer.conversation import _is_condition
@@ -247,3 +249,24 @@ def test_chat_json_over_the_conversation_set_with_five_laws(laws_env: dict, tmp_
     kinds_agree = sum(gold["kind"] == result["kind"] for (_, gold), result in zip(golds, turns))
     assert kinds_agree >= 0.95 * len(golds)
     assert memo.read_text(encoding="utf-8").count("\n1. ") == 1
+
+
+BLIND_SETS = ("conversations-heldout.jsonl", "conversations-blind2.jsonl", "conversations-blind3.jsonl")
+
+
+def test_the_blind_conversation_sets_stay_above_their_floor(laws_env: dict) -> None:
+    """The conversations of the sets written blind whose documents are among the five laws, through
+    `policykb chat --json`: a regression floor (eval/floor.json), set to the measured share rounded down."""
+    floor = json.loads((ROOT / "eval" / "floor.json").read_text(encoding="utf-8"))["_laws5"]["blind-conversations"]
+    conversations = [c for name in BLIND_SETS for c in load_conversations(ROOT / "eval" / name)
+                     if conversation_documents(c) <= FIVE_LAWS]
+    golds = [t for c in conversations for t in c["turns"]]
+    assert len(golds) == floor["turns"], "the sets changed: measure them again and set the floor"
+    stdin = "\n/new\n".join("\n".join(t["message"] for t in c["turns"]) for c in conversations) + "\n"
+    out = policykb(laws_env, "chat", "--json", stdin=stdin).stdout
+    turns = [o for o in map(json.loads, out.splitlines()) if o.get("command") != "/new"]
+    assert [o["question"] for o in turns] == [t["message"] for t in golds]
+    correct = sum(score_turn(gold, result) for gold, result in zip(golds, turns))
+    print(f"blind conversations in the five-law knowledge base: {correct} / {len(golds)}")
+    assert correct / len(golds) >= floor["turn_accuracy"], correct
+

@@ -118,6 +118,7 @@ def test_the_quoted_text_is_the_article_paragraph_or_item_verbatim(docs: list[Do
     ("票据法现在还有效吗", "piaojufa", "status", "现行有效", ()),
     ("这份通知的文号是多少？我写报告要引用。", NOTICE_ID, "doc_number", "沪银保监发〔2023〕24号", ()),  # one asks
     ("存款保险条例是国务院令第几号？", "guowuyuanling-660", "doc_number", "国务院令第660号", None),
+    ("民法典最近一次修改是什么时候", "minfadian", "history", "2020-05-28 通过；2021-01-01 施行", None),  # never amended
     ("票据法后来修改过没有？最近一次是哪年？", "piaojufa", "latest", "2004-08-28 修正", None),
     ("保险法最近一次修正是什么时候？", "baoxianfa", "latest", "2015-04-24 第三次修正",
      ("2015年4月24日 第十二届全国人民代表大会常务委员会第十四次会议《关于修改<中华人民共和国计量法>等五部法律的决定》第三次修正",)),
@@ -137,7 +138,8 @@ def test_questions_about_a_document_get_its_metadata_and_printed_lines(
 def test_content_questions_naming_a_document_are_not_document_questions(docs: list[Document]) -> None:
     from policykb.answer.docinfo import find_document_question
     for question in ("民法典规定的保证合同什么时候生效", "续贷有什么要求？", "保险合同什么时候成立",
-                     "民法典什么时候施行的？保证合同什么时候生效？"):  # the second sentence asks something else
+                     "民法典什么时候施行的？保证合同什么时候生效？",  # the second sentence asks something else
+                     "民法典什么时候施行的？请介绍一下保证合同。"):
         assert find_document_question(question, docs) is None
 
 
@@ -208,8 +210,8 @@ def regulations(docs: list[Document]) -> list[Document]:
     ("民间借贷规定", ["minjianjiedaiguiding"]),
     ("银行卡纠纷规定", ["yinhangka-minshijiufen-guiding"]),
     ("最高法银行卡纠纷", ["yinhangka-minshijiufen-guiding"]),
-    ("商业法", ["shangyeyinhangfa"]),
-    ("征信条例", ["guowuyuanling-631"]),
+    ("民间借贷司法解释", ["minjianjiedaiguiding"]),     # 司法解释: the court's 规定 as well
+    ("这个民间借贷规定", ["minjianjiedaiguiding"]),       # from a word boundary inside the mention
     ("担保制度司法解释", ["minfadian-danbao-zhidu-jieshi"]),
     ("保险法司法解释三", ["baoxianfajieshi-3"]),
     # Not a name: a tail several titles share (管理条例), words far apart, or a law the knowledge base lacks.
@@ -218,9 +220,18 @@ def regulations(docs: list[Document]) -> list[Document]:
     ("银行管理条例", []),
     ("证券法", []),
     ("最高法", []),
+    ("社会保险法", []),                                   # 保险法 is no word of it
+    ("银行规定", []), ("银行条例", []), ("征信条例", []),   # one word is too little to shorten a title
 ])
-
 def test_a_shortened_name_resolves_and_a_shared_tail_does_not(regulations: list[Document], mention: str,
                                                               doc_ids: list[str]) -> None:
     from policykb.retrieval.lookup import resolve_document
     assert [d.doc_id for d in resolve_document(mention, regulations)] == doc_ids
+
+
+def test_a_document_question_names_the_longest_document(regulations: list[Document]) -> None:
+    from policykb.answer.docinfo import find_document_question
+    for question in ("保险法解释三什么时候施行", "保险法司法解释（三）什么时候施行"):
+        assert find_document_question(question, regulations).doc.doc_id == "baoxianfajieshi-3"
+    assert find_document_question("保险法什么时候施行", regulations).doc.doc_id == "baoxianfa"
+

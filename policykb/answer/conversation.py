@@ -96,8 +96,10 @@ EN_PREPOSITIONS = frozenset("about for on regarding concerning of to".split())
 EN_PREDICATE_RE = re.compile(r"\b(?:what|how|when|which|who|why|is|are|does|do|can|should|must|will|may)\b", re.I)
 CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 # A negated verb after a subject makes 那X呢 a condition (那保证期间没约定呢), not a new topic (那不良贷款呢).
-NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再".split())
+NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再 未尽 无力 无法".split())
+NOT_NEGATED = frozenset("没收 没收财产 未成年 未成年人 未来".split())
 MAX_ELLIPSIS_CHARS = 24
+MAX_CITED_BACK = 6  # 这个条例 looks this many citations back for a 条例 (a few turns), not to the start
 MAX_PHRASE = 8
 MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
 
@@ -249,7 +251,7 @@ def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> li
     """
     ids = [a["doc_id"] for a in state.get("articles", [])] + list(state.get("doc_ids", [])) + list(state.get("docs", []))
     if nouns:
-        ids += [c["doc_id"] for c in reversed(state.get("citations", []))]
+        ids += [c["doc_id"] for c in reversed(state.get("citations", [])[-MAX_CITED_BACK:])]
     docs = [kb.docs[d] for d in dict.fromkeys(ids) if d in kb.docs]
     if nouns:
         docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
@@ -482,7 +484,7 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
 def _is_condition(text: str) -> bool:
     """Return True when text says something happens or not (保证期间没约定, 借款人未还款) rather than names a topic."""
     words = segment(text)
-    return any(w in NEGATIONS or w.startswith("没") for w in words[1:])
+    return any(w in NEGATIONS or (w.startswith("没") and w not in NOT_NEGATED) for w in words[1:])
 
 
 def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
@@ -599,7 +601,7 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     if not articles:  # 这个条例的文号是什么 keeps the article the conversation was at, for 下一条呢
         articles = [a for a in state.get("articles", []) if a["doc_id"] in scope + docs]
     topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
-    # After a conditional, 那逾期利率呢 asks the question the condition was added to, not the condition.
+    # After a conditional, 那逾期利率呢 (and 那在担保制度解释里呢) asks the question the condition was added to.
     base = state.get("question") if resolved.kind == "conditional" and state.get("question") else resolved.question
     return {"question": base, "topic": topic, "lang": _language(resolved.question),
             "doc_ids": scope, "docs": docs, "answered_by": answered_by, "articles": articles,

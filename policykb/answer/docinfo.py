@@ -31,7 +31,9 @@ FILLER_RE = re.compile(r"什么时候|什么时间|哪一?天|哪一?年|何时|
                        r"开始|已经|还|是|的|吗|呢|了|过|被|由|哪个|有没有|[？?！!。，,\s]")
 MAX_OTHER_CHARS = 3
 SENTENCE_RE = re.compile(r"(?<=[。？?！!])")
-QUESTION_RE = re.compile(r"[？?]|吗|呢|什么|怎么|如何|哪|多少|是否|能否|几")
+QUESTION_RE = re.compile(r"[？?]|吗|呢|什么|怎么|如何|哪|多少|是否|能否|几|请|介绍|说明|讲讲|解释一下|告诉")
+KIND_END_RE = re.compile(r"(?:法典|法|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）|[一二三四五六七八九十](?![条款项]))?")
+MAX_NAME = 42
 LABELS = {"doc_number": "文号", "issuer": "发文机关", "date": "公布日期", "effective_date": "施行日期",
           "status": "效力状态", "history": "制定和修改沿革", "latest": "最近一次修改"}
 
@@ -65,10 +67,22 @@ def find_document_question(question: str, documents: Sequence[Document]) -> Docu
     sentences = [s for s in SENTENCE_RE.split(question) if s.strip()]
     if fact is not None or len(sentences) < 2:
         return fact
-    found = [f for s in sentences if (f := _document_question(s, documents)) is not None]
-    others = [s for s in sentences if _document_question(s, documents) is None]
-    if len(found) == 1 and not any(QUESTION_RE.search(s) for s in others):
+    facts = [(s, _document_question(s, documents)) for s in sentences]
+    found = [f for _, f in facts if f is not None]
+    if len(found) == 1 and not any(QUESTION_RE.search(s) for s, f in facts if f is None):
         return found[0]
+    return None
+
+
+def _named_document(question: str, documents: Sequence[Document]) -> tuple[Document, tuple[int, int]] | None:
+    """Return the document a question names and where, the longest name first at each place
+    (保险法解释三什么时候施行 names the interpretation, not 保险法)."""
+    for m in DOC_MENTION_RE.finditer(question):
+        ends = {m.end()} | {k.end() for k in KIND_END_RE.finditer(question, m.end(), m.start() + MAX_NAME)}
+        for end in sorted(ends, reverse=True) if not m.group(0).startswith("《") else [m.end()]:
+            found = resolve_document(question[m.start():end].strip("《》"), documents)
+            if len(found) == 1:
+                return found[0], (m.start(), end)
     return None
 
 
@@ -76,17 +90,13 @@ def _document_question(question: str, documents: Sequence[Document]) -> Document
     aspect, asked = next(((name, m) for name, rx in ASPECTS if (m := rx.search(question))), (None, None))
     if aspect is None:
         return None
-    doc, named = None, None
-    for m in DOC_MENTION_RE.finditer(question):
-        found = resolve_document(m.group(0).strip("《》"), documents)
-        if len(found) == 1:
-            doc, named = found[0], m
-            break
-    if doc is None:
+    named = _named_document(question, documents)
+    if named is None:
         return None
+    doc, (start, end) = named
     # 民法典规定的保证合同什么时候生效 asks about a contract, not about the 民法典: a question about the
     # document says little besides the document's name and the fact asked for.
-    rest = question[:named.start()] + question[named.end():]
+    rest = question[:start] + question[end:]
     rest = FILLER_RE.sub("", rest.replace(asked.group(0), "", 1))
     if len(re.findall(r"[\u4e00-\u9fa5A-Za-z]", rest)) > MAX_OTHER_CHARS:
         return None
@@ -104,8 +114,9 @@ def _document_question(question: str, documents: Sequence[Document]) -> Document
         return DocumentFact(doc, aspect, doc.date, tuple(a.printed for a in lines))
     if aspect == "history":
         lines = doc.amendments
-        if LATEST_RE.search(question):  # the last line that changed the text, not its first adoption
-            aspect, lines = "latest", (_lines(doc, ("修订", "修正", "修改")) or lines)[-1:]
+        changed = _lines(doc, ("修订", "修正", "修改"))
+        if LATEST_RE.search(question) and changed:  # the last line that changed the text; never amended: all lines
+            aspect, lines = "latest", changed[-1:]
         value = "；".join(f"{a.date} {a.action}" for a in lines)
         return DocumentFact(doc, aspect, value, tuple(a.printed for a in lines))
     status = doc.status + (f"（由 {doc.superseded_by} 替代）" if doc.superseded_by else "")

@@ -28,10 +28,11 @@ DOC_KIND_RE = re.compile(r"(?:法|法典|条例|规定|解释|办法|通知|意�
 LAW_NAME_RE = re.compile(r"[\u4e00-\u9fa5]{2,30}(?:法|法典|条例|规定|解释|办法|通知|意见|细则|规则)$")
 COURT_RE = re.compile(r"^(?:最高人民法院|最高法院|最高法|最高院)")
 NUMBERED_RE = re.compile(r"(?<=解释|规定)([一二三四五六七八九十]+)$")
+NUMBER_SUFFIX_RE = re.compile(r"[（(][一二三四五六七八九十]+[）)]$")
 MAX_ABBREVIATION_GAP = 2  # 银行卡纠纷 for 银行卡民事纠纷, not 银行管理 for 非银行支付机构监督管理
-FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那|那么|)")
+FILLER_RE = re.compile(r"^(?:请问|请|问|查一下|查询|查|看看|看一下|根据|按照|依据|依照|按|在|关于|那么|那|)")
 # English: Article 16 of the Insurance Law, Article 2 of the notice, Article 13 (paragraph 2).
-EN_LOOKUP_RE = re.compile(r"\barticle\s+(?P<article>\d+)(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?", re.I)
+EN_LOOKUP_RE = re.compile(r"\b(?:article|section)\s+(?P<article>\d+)(?:[\s,(]*(?:paragraph|para\.?)\s*(?P<paragraph>\d+)\)?)?", re.I)
 # The kind an English name ends with, and the Chinese title endings it stands for.
 EN_KINDS = {"law": ("法",), "code": ("法典",), "regulations": ("条例", "规定"), "regulation": ("条例", "规定"),
             "provisions": ("规定",), "interpretation": ("解释",), "measures": ("办法",), "notice": ("通知",),
@@ -99,16 +100,22 @@ def resolve_document(mention: str, documents: Sequence[Document]) -> list[Docume
 
 
 def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[Document]]:
-    """Return where in the mention the longest tail that names documents starts, and those documents."""
+    """Return where in the mention the longest tail that names documents starts, and those documents.
+
+    A tail after other words (沪惠保这块|通知) must start where jieba starts a word (not 社会|保险法 → 保险法),
+    and a part of a title or a shortened name must then name one document alone (外汇管理条例 is not
+    征信业管理条例, though both end in 管理条例).
+    """
     from policykb.tokenize import word_spans
 
-    tails = []
     boundaries = {start for start, _ in word_spans(mention)}
+    tails = []
     for start in range(len(mention) - 1):
         raw = mention[start:]
         filler = FILLER_RE.match(raw).end() if start == 0 else 0
         tail = normalize_title(raw[filler:])
-        if len(tail) < 2:
+        inside = start > 0
+        if len(tail) < 2 or (inside and start not in boundaries):
             continue
         tails.append((start + filler, tail))
         exact = [d for d in documents if tail in document_names(d)]
@@ -118,32 +125,41 @@ def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[
         # (担保制度解释, 民间借贷规定), not for any words the title happens to contain (金融服务).
         containing = [d for d in documents if len(tail) >= 3 and DOC_KIND_RE.search(tail)
                       and tail in _compact(d.title)]
-        if start + filler > 0 and (len(containing) > 1 or start not in boundaries):
-            continue  # 外汇管理条例: 管理条例 is in several titles; 担保制度司法解释: 法解释 is no word of it
-        if containing:
+        if containing and (not inside or len(containing) == 1):
             shortest = min(len(_compact(d.title)) for d in containing)
             return start + filler, [d for d in containing if len(_compact(d.title)) == shortest]
-    found = _abbreviated(tails[0][1], documents) if tails else []  # no tail names one: the whole may shorten one
-    return (tails[0][0], found) if found else (0, [])
+    for start, tail in tails:  # no tail names one: the longest that shortens exactly one title
+        found = _abbreviated(tail, documents)
+        if len(found) == 1:
+            return start, found
+    return 0, []
 
 
 def _abbreviated(tail: str, documents: Sequence[Document]) -> list[Document]:
-    """Return the documents a shortened name stands for: the title's words in order, each close after the
-    last, and the title's kind or the court that issued it (民间借贷规定, 银行卡纠纷规定, 最高法银行卡纠纷 →
-    最高人民法院关于审理银行卡民事纠纷案件若干问题的规定)."""
+    """Return the documents a shortened name stands for: two or more of the title's words in order, each
+    close after the last, and the title's kind or the court that issued it (民间借贷规定, 民间借贷司法解释,
+    银行卡纠纷规定, 最高法银行卡纠纷 → 最高人民法院关于审理银行卡民事纠纷案件若干问题的规定). One word is
+    too little: 银行规定 or 担保条例 could mean several titles, and matches parts of words (非银行).
+    """
     from policykb.tokenize import segment
 
     tail = NUMBERED_RE.sub(r"（\1）", tail)  # 保险法司法解释三 is 保险法解释（三）
     kind = DOC_KIND_RE.search(tail)
-    core = tail[:kind.start()].removesuffix("的").removesuffix("司法") if kind else tail
+    core = tail[:kind.start()].removesuffix("的") if kind else tail
+    judicial = core.endswith("司法")  # 司法解释: the court's 解释 or 规定
+    core = core.removesuffix("司法")
     court = COURT_RE.match(core)
     core = core[court.end():] if court else core
-    if len(core) < 2 or not (kind or court):
+    words = [w for w in segment(core) if w not in COMPACT_NOISE]
+    if not (kind or court) or len(words) < (1 if court or judicial or NUMBER_SUFFIX_RE.search(tail) else 2):
         return []
-    words = [w for w in segment(core) if w != "的"]
+    kinds = {normalize_title(kind.group(0))} if kind else set()
+    if judicial:
+        kinds |= {k.replace("解释", "规定", 1) for k in kinds}
     return [doc for doc in documents
-            if (not kind or _compact(doc.title).endswith(normalize_title(kind.group(0))))
-            and _words_in_order(words, _compact(doc.title)) and (not court or doc.title.startswith("最高人民法院"))]
+            if (not kinds or any(_compact(doc.title).endswith(k) for k in kinds))
+            and (not (court or judicial) or doc.title.startswith("最高人民法院"))
+            and _words_in_order(words, _compact(doc.title))]
 
 
 def _words_in_order(words: list[str], text: str) -> bool:
