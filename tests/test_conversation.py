@@ -257,7 +257,7 @@ BLIND_SETS = ("conversations-heldout.jsonl", "conversations-blind2.jsonl", "conv
 def test_the_blind_conversation_sets_stay_above_their_floor(laws_env: dict) -> None:
     """The conversations of the sets written blind whose documents are among the five laws, through
     `policykb chat --json`: a regression floor (eval/floor.json), set to the measured share rounded down."""
-    floor = json.loads((ROOT / "eval" / "floor.json").read_text(encoding="utf-8"))["_laws5"]["blind-conversations"]
+    floor = json.loads((ROOT / "eval" / "floor.json").read_text(encoding="utf-8"))["_laws5_conversations"]
     conversations = [c for name in BLIND_SETS for c in load_conversations(ROOT / "eval" / name)
                      if conversation_documents(c) <= FIVE_LAWS]
     golds = [t for c in conversations for t in c["turns"]]
