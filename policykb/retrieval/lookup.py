@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.ingest.corpus import normalize_title
 from policykb.ingest.parse import Document, Section
+from policykb.tokenize import segment, word_spans
 
 LOOKUP_RE = re.compile(
     rf"第\s*(?P<article>[{CN_NUM}\d]+)\s*条(?:\s*第\s*(?P<paragraph>[{CN_NUM}\d]+)\s*款)?"
@@ -106,8 +107,6 @@ def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[
     and a part of a title or a shortened name must then name one document alone (外汇管理条例 is not
     征信业管理条例, though both end in 管理条例).
     """
-    from policykb.tokenize import word_spans
-
     boundaries = {start for start, _ in word_spans(mention)}
     tails = []
     for start in range(len(mention) - 1):
@@ -141,8 +140,6 @@ def _abbreviated(tail: str, documents: Sequence[Document]) -> list[Document]:
     银行卡纠纷规定, 最高法银行卡纠纷 → 最高人民法院关于审理银行卡民事纠纷案件若干问题的规定). One word is
     too little: 银行规定 or 担保条例 could mean several titles, and matches parts of words (非银行).
     """
-    from policykb.tokenize import segment
-
     tail = NUMBERED_RE.sub(r"（\1）", tail)  # 保险法司法解释三 is 保险法解释（三）
     kind = DOC_KIND_RE.search(tail)
     core = tail[:kind.start()].removesuffix("的") if kind else tail
