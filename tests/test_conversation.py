@@ -30,9 +30,9 @@ NOTICE_FOLLOW_UPS = [
     # An English topic has no words to check against the document, so it is asked of the whole knowledge base.
     (["What is the target for inclusive loans?"], "And what about green finance?", "english",
      "What is the target for green finance?", ()),
-    # A scope inferred from the answer is not carried further: the conditional after it is not scoped.
+    # A conditional stays in the document that answered the previous turn, as an elliptical follow-up does.
     (["普惠贷款的目标是多少？", "那绿色金融呢？"], "如果企业进入破产重整了会怎样？", "conditional",
-     "绿色金融：如果企业进入破产重整了会怎样？", ()),
+     "绿色金融：如果企业进入破产重整了会怎样？", (NOTICE_ID,)),
     # 那A的B呢: the aspect B was asked before, so A replaces the topic.
     (["普惠贷款的余额目标是多少？"], "那绿色金融的目标呢？", "elliptical", "绿色金融的余额目标是多少？", (NOTICE_ID,)),
     (["Does the notice say anything about bankruptcy restructuring?"], "What about regulatory tolerance?", "english",
@@ -46,7 +46,8 @@ NOTICE_FOLLOW_UPS = [
     (["续贷有什么要求？"], "本通知什么时候施行的？", "document", f"{NOTICE_TITLE}什么时候施行的？", (NOTICE_ID,)),
     (["在通知中，对科技企业有什么支持？"], "那对外贸企业呢？", "elliptical", "在通知中，对外贸企业有什么支持？",
      (NOTICE_ID,)),
-    (["纾困融资的目标是多少？"], "如果企业进入破产重整了会怎样？", "conditional", "纾困融资：如果企业进入破产重整了会怎样？", ()),
+    (["纾困融资的目标是多少？"], "如果企业进入破产重整了会怎样？", "conditional", "纾困融资：如果企业进入破产重整了会怎样？",
+     (NOTICE_ID,)),
     (["在通知中，对科技企业有什么支持？"], "那对新市民开户收费吗？", "continuation", "对新市民开户收费吗？", (NOTICE_ID,)),
 ]
 
@@ -157,7 +158,7 @@ LAW_FOLLOW_UPS = [
      ("shangyeyinhangfa",)),
     # 那X没约定呢 says what happens, so it is a condition on the previous topic, not a new topic.
     (["保证合同里没约定保证方式，算一般保证还是连带责任保证？"], "那保证期间没约定呢？", "conditional",
-     "保证合同：如果保证期间没约定呢", ()),
+     "保证合同：如果保证期间没约定呢", ("minfadian",)),
     # After a conditional, 那X呢 asks the question the condition was added to.
     (["在民法典里，保证期间是多久？", "如果债务人破产了呢？"], "那诉讼时效呢？", "elliptical", "在民法典里，诉讼时效是多久？",
      ("minfadian",)),
@@ -166,6 +167,17 @@ LAW_FOLLOW_UPS = [
     (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
     (["有限责任公司的股东以什么为限对公司承担责任？"], "那股份有限公司的股东呢？", "elliptical",
      "股份有限公司的股东以什么为限对公司承担责任？", ("gongsifa",)),
+    # A question of its own after 那 (多久 asks something) stays in the document that answered.
+    (["有限责任公司的股东以什么为限对公司承担责任？"], "那股东会多久开一次？", "continuation", "股东会多久开一次？",
+     ("gongsifa",)),
+    # A condition the answering document says nothing of is not asked of it.
+    (["存款保险费率由什么构成？"], "如果保证合同没写保证方式呢？", "conditional", "存款保险费率：如果保证合同没写保证方式呢？", ()),
+    # An abstention whose 可能相关 clauses all come from 存款保险条例 (第六、三、七条) leaned on it.
+    (["存款保险基金的钱从哪来？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
+     ("guowuyuanling-660",)),
+    (["存款保险基金的钱从哪来？"], "下一条呢？", "article", "存款保险条例第七条", ("guowuyuanling-660",)),
+    (["存款保险基金的钱从哪来？"], "那投保机构不交保费会怎样？", "continuation", "投保机构不交保费会怎样？",
+     ("guowuyuanling-660",)),
 ]
 
 
@@ -178,6 +190,8 @@ LAW_FRESH = [
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
     (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
     (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
+    # The abstention's 可能相关 clauses come from three documents: it leaned on none of them.
+    (["保证人跑路了怎么办？"], "这部法律什么时候施行的？"),
 ]
 
 
@@ -203,6 +217,21 @@ def test_an_elliptical_follow_up_stays_only_in_the_document_of_the_turn_just_ans
     chat.ask("存款保险费率由什么构成？")
     assert chat.ask("比特币挖矿需要什么许可？").answer.abstained
     assert chat.ask("那存款保险基金的运用呢？").resolved.doc_ids == ()  # not from two turns back
+
+
+def test_an_abstention_leans_on_a_document_for_follow_ups_but_cites_nothing(laws_kb) -> None:
+    chat = Conversation(laws_kb)
+    first = chat.ask("存款保险基金的钱从哪来？")
+    assert first.answer.abstained and {c.doc_id for c in first.answer.related} == {"guowuyuanling-660"}
+    assert chat.state["citations"] == []  # nothing was quoted as an answer, so the memo stays empty
+    turn = chat.ask("下一条呢？")
+    assert (turn.resolved.question, turn.answer.abstained) == ("存款保险条例第七条", False)
+    assert turn.resolved.understood.startswith("存款保险条例第七条")
+    assert [c["cite"] for c in chat.state["citations"]] == [c.cite for c in turn.answer.citations]
+    chat.reset()
+    unsupported = chat.ask("比特币挖矿需要什么许可？").answer  # no clause matches it: nothing to lean on
+    assert unsupported.abstained and unsupported.related and not unsupported.supported
+    assert chat.ask("这部法律什么时候施行的？").resolved.kind == "fresh"
 
 
 @pytest.mark.parametrize("base,previous,message,kind,question,scope",

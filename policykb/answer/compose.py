@@ -67,6 +67,7 @@ class Answer:
     related: tuple[Citation, ...] = ()
     notices: tuple[str, ...] = ()
     confidence: float | None = None  # calibrated probability that the top clause answers (hybrid mode)
+    supported: bool = True  # False when it abstained because no clause's words or meaning match the question
 
     def to_dict(self) -> dict:
         """Return the public JSON object of `policykb ask --json`."""
@@ -87,6 +88,11 @@ class Evidence:
     coverage_min: float = COVERAGE_MIN
     confidence: float | None = None
     scoped: bool = False  # the search was restricted to documents (chosen, named, or a follow-up's)
+
+    @property
+    def supported(self) -> bool:
+        """Return True when the top clause covers enough of the question's words, or its meaning is close enough."""
+        return self.coverage >= self.coverage_min or (self.dense_top is not None and self.dense_top >= self.dense_threshold)
 
     @property
     def uncertain(self) -> bool:
@@ -185,8 +191,7 @@ def should_abstain(ev: Evidence) -> bool:
     document's neighbouring clauses, which the calibration never saw, so support alone decides,
     and an answer the ranker is unsure of says so.
     """
-    unsupported = ev.coverage < ev.coverage_min and (ev.dense_top is None or ev.dense_top < ev.dense_threshold)
-    return unsupported or (ev.uncertain and not ev.scoped)
+    return not ev.supported or (ev.uncertain and not ev.scoped)
 
 
 def select_quote(section: Section, terms: list[str], question: str, span_sims: dict[int, float],
@@ -326,7 +331,8 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
                 related.append(make_citation(doc, sec, sec.spans[0].text if sec.spans else sec.text))
                 lines.append(templates.render("related_item", cite=format_cite(doc, sec),
                                               section_title=bracketed(sec.title)))
-        return Answer(question, "\n".join(lines), True, mode, (), tuple(related), tuple(notices))
+        return Answer(question, "\n".join(lines), True, mode, (), tuple(related), tuple(notices),
+                      supported=bool(ranked) and evidence.supported)
     chosen = [ranked[0]]
     if len(ranked) > 1 and (evidence.uncertain or ranked[1][1] >= SECOND_CITATION_RATIO * ranked[0][1]):
         chosen.append(ranked[1])

@@ -14,11 +14,15 @@ question; anything else starts afresh and inherits nothing:
 
 A scope the user chose (在民法典里…, 通知中…, --doc) is carried into an elliptical
 or conditional follow-up while the new topic is what those documents speak of
-(within_scope). An elliptical follow-up of a turn with no chosen scope stays in
-the document that answered that turn, on the same condition; that scope is not
-carried further (Resolved.inferred). A document is named for the user only when
-the message points at one (第X条呢, 该法…). A message that names its own document
-or asks a complete question of its own is never scoped by the old turn.
+(within_scope). An elliptical, conditional or continuing follow-up of a turn with
+no chosen scope stays in the document that answered that turn, on the same
+condition; that scope is not carried further (Resolved.inferred). A turn that
+abstained answered nothing, but when most of its 可能相关 clauses come from the
+first one's document, it leaned on that document: follow-ups (这个条例, 下一条,
+那X呢) resolve against it as if it had answered, and 理解为 shows it. A document
+is named for the user only when the message points at one (第X条呢, 该法…). A
+message that names its own document or asks a complete question of its own is
+never scoped by the old turn.
 
 The conversation state is a small JSON-serialisable dict (the app keeps it in
 a gradio State): what the previous turn was about, and the citations so far.
@@ -30,7 +34,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
-from policykb.answer.compose import Answer
+from policykb.answer.compose import Answer, Citation
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.answer.docinfo import DOC_MENTION_RE
 from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE,
@@ -62,8 +66,8 @@ requirements rule rules policy policies measure measures figure figures amount a
 deadline year years end by rate share level levels set apply applies applied provide provides law laws
 anything something mention mentions mentioned regarding concerning
 """.split())
-PREDICATE_RE = re.compile(r"什么|多少|怎么|怎样|如何|哪|是否|吗|几[年月日天个次条]?|能否|可否|有没有|会不会|要不要|谁|"
-                          r"规定|要求|可以|应当|能不能|是不是")
+PREDICATE_RE = re.compile(r"什么|多少|多久|多长|多大|多高|何时|为何|怎么|怎样|如何|哪|是否|吗|几[年月日天个次条]?|"
+                          r"能否|可否|有没有|会不会|要不要|谁|规定|要求|可以|应当|能不能|是不是")
 ELLIPSIS_RE = re.compile(r"^(?:那么|那|还有|另外|再问)?[，,\s]*(?P<x>.+?)[，,\s]*(?:呢|又如何|怎么样|如何)[？?。!！\s]*$"
                          r"|^(?:那么|那)[，,\s]*(?P<y>.+?)[？?。!！\s]*$")
 EN_ELLIPSIS_RE = re.compile(r"^(?:and\s+|so\s+|but\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?？.!\s]*$"
@@ -475,10 +479,8 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
         return _rewritten(question, scope if within_scope(topic, scope, kb) else [], kind, kb)
     # No scope was named: the document that answered the previous turn, while the new topic has words
     # that document speaks of (那存款保险基金的运用呢 after an answer from 存款保险条例).
-    answered = state.get("answered_by", [])[:1]
-    if answered and _phrases(topic, _texts(kb)[""]) and within_scope(topic, answered, kb):
-        return _rewritten(question, answered, kind, kb, inferred=True)
-    return _rewritten(question, [], kind, kb)
+    answered = _answered_scope(topic, state, kb)
+    return _rewritten(question, answered, kind, kb, inferred=bool(answered))
 
 
 def _is_condition(text: str) -> bool:
@@ -551,22 +553,36 @@ def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     if not m:
         return None
     topic = state.get("topic", "")
-    body = re.sub(r"^(?:那么|那)[，,\s]*", "", message)
-    tokens = set(tokenize(body))
+    condition = re.sub(r"^(?:那么|那)[，,\s]*", "", message)
     scope = state.get("doc_ids", [])
-    if not within_scope(body, scope, kb):
+    if not within_scope(condition, scope, kb):
         return None  # a condition about something the previous documents never mention starts afresh
-    if topic and not set(tokenize(topic)) <= tokens:
-        body = f"{topic}：{body}"
-    return _rewritten(body, scope, "conditional", kb)
+    body = f"{topic}：{condition}" if topic and not set(tokenize(topic)) <= set(tokenize(condition)) else condition
+    # Unnamed, the scope is the document that answered, while both the question and the condition
+    # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成).
+    answered = [] if scope else _answered_scope(body, state, kb)
+    if answered and not within_scope(condition, answered, kb):
+        answered = []
+    return _rewritten(body, scope or answered, "conditional", kb, inferred=bool(answered))
+
+
+def _answered_scope(text: str, state: dict, kb: Any) -> list[str]:
+    """Return the document that answered the previous turn (or that its abstention leaned on), while
+    text has words that document speaks of; the scope is inferred, so it is not carried further."""
+    answered = state.get("answered_by", [])[:1]
+    return answered if answered and _phrases(text, _texts(kb)[""]) and within_scope(text, answered, kb) else []
 
 
 def _resolve_continuation(message: str, state: dict, kb: Any) -> Resolved | None:
     """那不得从事哪些业务呢 → the question as asked, in the scope the previous turn named (if any)."""
     m = CONTINUATION_RE.match(message)
-    if not m or not state.get("doc_ids") or not within_scope(m.group("q"), state["doc_ids"], kb):
+    if not m:
         return None
-    return _rewritten(m.group("q"), state["doc_ids"], "continuation", kb)
+    if state.get("doc_ids"):
+        return _rewritten(m.group("q"), state["doc_ids"], "continuation", kb) if within_scope(
+            m.group("q"), state["doc_ids"], kb) else None
+    answered = _answered_scope(m.group("q"), state, kb)
+    return _rewritten(m.group("q"), answered, "continuation", kb, inferred=True) if answered else None
 
 
 # --- the state -----------------------------------------------------------------------------------
@@ -579,6 +595,17 @@ def _article_number(section_no: str) -> int:
     return int(numeral) if numeral.isdigit() else 0
 
 
+def _leaning(answer: Answer) -> tuple[Citation, ...]:
+    """Return an abstention's 可能相关 clauses from the first one's document, when most come from it.
+
+    Only an abstention for doubt leans: one for lack of support (比特币挖矿需要什么许可) found nothing.
+    """
+    if not answer.abstained or not answer.supported or not answer.related:
+        return ()
+    leaning = tuple(c for c in answer.related if c.doc_id == answer.related[0].doc_id)
+    return leaning if len(leaning) * 2 > len(answer.related) else ()
+
+
 def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict:
     """Return the state after a turn: what it was about, and the citations so far."""
     documents = kb.index.documents
@@ -587,7 +614,10 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     named = [] if resolved.inferred else list(resolved.doc_ids)
     scope = list(dict.fromkeys(named or kb.scope(resolved.question)))
     scope += [d.doc_id for d in _names_document(resolved.question, documents) if d.doc_id not in scope]
-    cited = answer.citations  # an abstention's 可能相关 sections are not what the turn was about
+    # An abstention's 可能相关 sections are not an answer, but when most come from one document the
+    # turn leaned on it: 这个条例… / 下一条呢 / 那X呢 then resolve against it (shown in 理解为), while the
+    # memo keeps only what was quoted as an answer.
+    cited = answer.citations or _leaning(answer)
     articles = [{"doc_id": c.doc_id, "section_no": c.section_no, "article": _article_number(c.section_no),
                  "paragraph": c.paragraph} for c in cited if c.section_no][:3]
     if not articles and answer.mode == "lookup":
