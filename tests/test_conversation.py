@@ -176,6 +176,9 @@ LAW_FOLLOW_UPS = [
     (["存款保险基金的钱从哪来？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
      ("guowuyuanling-660",)),
     (["存款保险基金的钱从哪来？"], "下一条呢？", "article", "存款保险条例第七条", ("guowuyuanling-660",)),
+    # 这个条例 is a 条例 one of the last four turns named, answered from or leaned on.
+    (["存款保险基金的钱从哪来？", "保证合同什么时候生效？"], "这个条例什么时候施行的？", "document",
+     "存款保险条例什么时候施行的？", ("guowuyuanling-660",)),
     (["存款保险基金的钱从哪来？"], "那投保机构不交保费会怎样？", "continuation", "投保机构不交保费会怎样？",
      ("guowuyuanling-660",)),
 ]
@@ -192,6 +195,9 @@ LAW_FRESH = [
     (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
     # The abstention's 可能相关 clauses come from three documents: it leaned on none of them.
     (["保证人跑路了怎么办？"], "这部法律什么时候施行的？"),
+    # The only 条例 was five turns back.
+    (["存款保险基金的钱从哪来？", "保证合同什么时候生效？", "商业银行可以经营哪些业务？", "公司的注册资本怎么缴纳？",
+      "民法典第六百八十五条"], "这个条例什么时候施行的？"),
 ]
 
 

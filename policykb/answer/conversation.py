@@ -103,7 +103,7 @@ CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再 未尽 无力 无法".split())
 NOT_NEGATED = frozenset("没收 没收财产 未成年 未成年人 未来".split())
 MAX_ELLIPSIS_CHARS = 24
-MAX_CITED_BACK = 6  # 这个条例 looks this many citations back for a 条例 (a few turns), not to the start
+MAX_RECENT = 4  # 这个条例 looks at the documents of this many recent turns for a 条例, not back to the start
 MAX_PHRASE = 8
 MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
 
@@ -137,7 +137,7 @@ class Turn:
 def new_state() -> dict:
     """Return the state of a conversation that has not started."""
     return {"question": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "answered_by": [], "articles": [],
-            "citations": []}
+            "citations": [], "recent": []}
 
 
 # --- reading the previous turn -------------------------------------------------------------------
@@ -250,12 +250,13 @@ def short_name(doc: Document, documents: Sequence[Document]) -> str:
 def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> list[Document]:
     """Return the documents the previous turn was about, most specific first, of a kind when asked (该条例).
 
-    A kind the previous turn did not cite is looked for among the conversation's earlier citations,
-    latest first: 这个条例 never means a 通知 the last turn happened to quote.
+    A kind the previous turn was not about is looked for among the documents of the last few turns
+    (named, answered from or leaned on), latest first: 这个条例 never means a 通知 the last turn
+    happened to quote.
     """
     ids = [a["doc_id"] for a in state.get("articles", [])] + list(state.get("doc_ids", [])) + list(state.get("docs", []))
     if nouns:
-        ids += [c["doc_id"] for c in reversed(state.get("citations", [])[-MAX_CITED_BACK:])]
+        ids += [d for turn in state.get("recent", []) for d in turn]
     docs = [kb.docs[d] for d in dict.fromkeys(ids) if d in kb.docs]
     if nouns:
         docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
@@ -625,6 +626,7 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
         articles = [{"doc_id": d, "section_no": f"第{int_to_cn(lookup.article)}条", "article": lookup.article,
                      "paragraph": lookup.paragraph} for d in scope] if lookup else []
     answered_by = list(dict.fromkeys(c.doc_id for c in cited))
+    about = list(dict.fromkeys(scope + answered_by))  # what this turn named or answered from (or leaned on)
     docs = answered_by
     if not scope and not docs:  # a turn that found nothing (证券法第十六条) leaves the conversation where it was
         scope, docs = list(state.get("doc_ids", [])), list(state.get("docs", []))
@@ -635,7 +637,8 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     base = state.get("question") if resolved.kind == "conditional" and state.get("question") else resolved.question
     return {"question": base, "topic": topic, "lang": _language(resolved.question),
             "doc_ids": scope, "docs": docs, "answered_by": answered_by, "articles": articles,
-            "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations])}
+            "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations]),
+            "recent": ([about] + list(state.get("recent", [])))[:MAX_RECENT]}
 
 
 class Conversation:
