@@ -30,6 +30,9 @@ def test_ask_json_object(built_settings):
     assert set(obj["citations"][0]) == CITE_KEYS
     assert obj["citations"][0]["section_no"] == "二"
     assert obj["citations"][0]["doc_id"] == NOTICE_ID
+    assert obj["supported"] is True and 0.5 <= obj["confidence"] <= 1
+    schema = (ROOT / "README.md").read_text(encoding="utf-8").split("`ask --json` prints `", 1)[1].split("`,", 1)[0]
+    assert set(re.findall(r'"(\w+)"', schema)) == set(obj) | CITE_KEYS, "README's ask --json schema is out of step"
 
 
 def test_ask_reads_questions_from_stdin_as_json_lines(built_settings):
