@@ -331,7 +331,7 @@ class KnowledgeBase:
         doc = fact.doc
         if not fact.value:
             text = self.templates.render("docinfo_missing", title=doc.title, label=fact.label)
-            return Answer(question, text, True, "document", (), (), tuple(notices or ()))
+            return Answer(question, text, True, "document", (), (), tuple(notices or ()), supported=False)
         cite = f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "")
         citations = tuple(Citation(doc.doc_id, doc.title, doc.doc_number, "", "", line, cite) for line in fact.printed)
         lines = [self.templates.render("docinfo", title=doc.title, label=fact.label, value=fact.value),
@@ -354,7 +354,7 @@ class KnowledgeBase:
                 lookup = dataclasses.replace(lookup, missing=missing)
         if not sections:
             text = self.templates.render("lookup_missing", missing=lookup.missing)
-            return Answer(question, text, True, "lookup", (), (), tuple(notices))
+            return Answer(question, text, True, "lookup", (), (), tuple(notices), supported=False)
         citations = [make_citation(self.docs[s.doc_id], s, looked_up_text(s, lookup.paragraph, lookup.item),
                                    lookup.item) for s in sections[:LOOKUP_MAX]]
         if len(sections) > 1:

@@ -172,6 +172,9 @@ LAW_FOLLOW_UPS = [
      ("gongsifa",)),
     # A condition the answering document says nothing of is not asked of it.
     (["存款保险费率由什么构成？"], "如果保证合同没写保证方式呢？", "conditional", "存款保险费率：如果保证合同没写保证方式呢？", ()),
+    # A condition with no words to check (English) stays with the conversation.
+    (["存款保险费率由什么构成？"], "What if the bank fails?", "conditional", "存款保险费率：What if the bank fails?",
+     ("guowuyuanling-660",)),
     # An abstention whose 可能相关 clauses all come from 存款保险条例 (第六、三、七条) leaned on it.
     (["存款保险基金的钱从哪来？"], "这个条例什么时候施行的？", "document", "存款保险条例什么时候施行的？",
      ("guowuyuanling-660",)),
@@ -193,8 +196,9 @@ LAW_FRESH = [
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
     (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
     (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
-    # The abstention's 可能相关 clauses come from three documents: it leaned on none of them.
+    # The abstention's first 可能相关 clause is from 担保制度解释, the other two from 民法典: it leaned on neither.
     (["保证人跑路了怎么办？"], "这部法律什么时候施行的？"),
+    (["保证人跑路了怎么办？"], "这个解释什么时候施行的？"),
     # The only 条例 was five turns back.
     (["存款保险基金的钱从哪来？", "保证合同什么时候生效？", "商业银行可以经营哪些业务？", "公司的注册资本怎么缴纳？",
       "民法典第六百八十五条"], "这个条例什么时候施行的？"),
@@ -225,6 +229,16 @@ def test_an_elliptical_follow_up_stays_only_in_the_document_of_the_turn_just_ans
     assert chat.ask("那存款保险基金的运用呢？").resolved.doc_ids == ()  # not from two turns back
 
 
+def test_a_state_saved_before_recent_documents_were_kept_still_finds_the_last_regulation(laws_kb) -> None:
+    """The app keeps the state in the page: one saved by an older version has citations but no "recent"."""
+    chat = Conversation(laws_kb)
+    chat.ask("存款保险条例第五条")
+    chat.ask("保证合同什么时候生效？")
+    old = {k: v for k, v in chat.state.items() if k != "recent"}
+    resolved = resolve("这个条例什么时候施行的？", old, laws_kb)
+    assert (resolved.question, resolved.doc_ids) == ("存款保险条例什么时候施行的？", ("guowuyuanling-660",))
+
+
 def test_an_abstention_leans_on_a_document_for_follow_ups_but_cites_nothing(laws_kb) -> None:
     chat = Conversation(laws_kb)
     first = chat.ask("存款保险基金的钱从哪来？")
@@ -234,6 +248,9 @@ def test_an_abstention_leans_on_a_document_for_follow_ups_but_cites_nothing(laws
     assert (turn.resolved.question, turn.answer.abstained) == ("存款保险条例第七条", False)
     assert turn.resolved.understood.startswith("存款保险条例第七条")
     assert [c["cite"] for c in chat.state["citations"]] == [c.cite for c in turn.answer.citations]
+    chat.reset()
+    chat.ask("保证人跑路了怎么办？")  # 可能相关: 担保制度解释, then 民法典 twice: the first one's document has one of three
+    assert chat.state["answered_by"] == [] and chat.state["articles"] == []
     chat.reset()
     unsupported = chat.ask("比特币挖矿需要什么许可？").answer  # no clause matches it: nothing to lean on
     assert unsupported.abstained and unsupported.related and not unsupported.supported

@@ -67,7 +67,7 @@ class Answer:
     related: tuple[Citation, ...] = ()
     notices: tuple[str, ...] = ()
     confidence: float | None = None  # calibrated probability that the top clause answers (hybrid mode)
-    supported: bool = True  # False when it abstained because no clause's words or meaning match the question
+    supported: bool = True  # False when it abstained because nothing matches: no clause's words or meaning, no such article
 
     def to_dict(self) -> dict:
         """Return the public JSON object of `policykb ask --json`."""

@@ -116,7 +116,8 @@ class Resolved:
     doc_ids: tuple[str, ...] = ()
     understood: str = ""
     kind: str = "fresh"
-    inferred: bool = False  # doc_ids are the document that answered the previous turn, not a scope anyone named
+    inferred: bool = False  # doc_ids are the document that answered the previous turn (or that its abstention
+    # leaned on), not a scope anyone named
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,9 @@ def _previous_documents(state: dict, kb: Any, nouns: tuple[str, ...] = ()) -> li
     happened to quote.
     """
     ids = [a["doc_id"] for a in state.get("articles", [])] + list(state.get("doc_ids", [])) + list(state.get("docs", []))
-    if nouns:
-        ids += [d for turn in state.get("recent", []) for d in turn]
+    if nouns:  # a state saved before "recent" existed has its citations, latest first
+        recent = state.get("recent") or [[c["doc_id"] for c in reversed(state.get("citations", [])[-MAX_RECENT:])]]
+        ids += [d for turn in recent for d in turn]
     docs = [kb.docs[d] for d in dict.fromkeys(ids) if d in kb.docs]
     if nouns:
         docs = [d for d in docs if d.title.endswith(nouns) or re.search(rf"(?:{'|'.join(nouns)})[（(][一二三四五六七八九十]+[）)]$", d.title)]
@@ -549,7 +551,8 @@ def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb
 
 
 def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
-    """如果…会怎样 → the same question, with the previous topic when it does not name one, in the previous scope."""
+    """如果…会怎样 → the same question, with the previous topic when it does not name one, in the previous
+    scope, or else in the document that answered the previous turn while the condition speaks of it."""
     m = CONDITIONAL_RE.match(message) or EN_CONDITIONAL_RE.match(message)
     if not m:
         return None
@@ -563,7 +566,7 @@ def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成).
     answered = [] if scope else _answered_scope(body, state, kb)
     if answered and not within_scope(condition, answered, kb):
-        answered = []
+        answered = []  # (What if the bank fails? has no words to check, and stays with the conversation)
     return _rewritten(body, scope or answered, "conditional", kb, inferred=bool(answered))
 
 
@@ -575,15 +578,16 @@ def _answered_scope(text: str, state: dict, kb: Any) -> list[str]:
 
 
 def _resolve_continuation(message: str, state: dict, kb: Any) -> Resolved | None:
-    """那不得从事哪些业务呢 → the question as asked, in the scope the previous turn named (if any)."""
+    """那不得从事哪些业务呢 → the question as asked, in the scope the previous turn named, or else in the
+    document that answered it; None (a question of its own) when it speaks of neither."""
     m = CONTINUATION_RE.match(message)
     if not m:
         return None
-    if state.get("doc_ids"):
-        return _rewritten(m.group("q"), state["doc_ids"], "continuation", kb) if within_scope(
-            m.group("q"), state["doc_ids"], kb) else None
-    answered = _answered_scope(m.group("q"), state, kb)
-    return _rewritten(m.group("q"), answered, "continuation", kb, inferred=True) if answered else None
+    question, scope = m.group("q"), state.get("doc_ids", [])
+    if scope:
+        return _rewritten(question, scope, "continuation", kb) if within_scope(question, scope, kb) else None
+    answered = _answered_scope(question, state, kb)
+    return _rewritten(question, answered, "continuation", kb, inferred=True) if answered else None
 
 
 # --- the state -----------------------------------------------------------------------------------
