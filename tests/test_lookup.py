@@ -160,12 +160,16 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     ("民法典里保证合同的内容", "minfadian", "保证合同的内容"),               # 民法典里 only says where to look
     ("沪惠保这块通知里是怎么说的？", NOTICE_ID, "沪惠保这块是怎么说的？"),     # the words before the name are asked
     ("请问民法典里保证合同的内容", "minfadian", "请问保证合同的内容"),
+    # A clause after the first can open with the name too; the words before it are still asked.
+    ("我们支行今年续贷压力挺大，上海银保监局那个优化营商环境的通知里，对无还本续贷是怎么要求的？", NOTICE_ID,
+     "我们支行今年续贷压力挺大，上海银保监局那个优化营商环境的，对无还本续贷是怎么要求的？"),
+    ("客户问：民法典里保证合同的内容", "minfadian", "客户问：保证合同的内容"),
     ("What does the notice say about first loans?", NOTICE_ID, "What does say about first loans?"),
     ("According to the notice, what is the target for inclusive loans?", NOTICE_ID,
      "what is the target for inclusive loans?"),
     ("The notice requires what of banks?", NOTICE_ID, "requires what of banks?"),
 ])
-def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(
+def test_a_question_or_clause_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(
         docs: list[Document], question: str, doc_id: str, rest: str) -> None:
     from policykb.retrieval.lookup import find_scope, without_scope
     assert [d.doc_id for d in find_scope(question, docs)] == [doc_id]
@@ -178,6 +182,8 @@ def test_a_question_that_opens_with_a_document_or_names_the_notice_in_english_is
     "银行法的规定有哪些？",              # only a part of 商业银行法's name
     "民法典和商业银行法的关系是什么？",  # two documents compared: no one scope
     "借款人违反商业银行法的责任是什么？",
+    "客户说，合同里写的利率太高了",      # a clause that opens with a word no document is named by
+    "请问，民法典和商业银行法的关系是什么？",
     "What is the notice period for a loan?",
     "Please notice the date.",
 ])

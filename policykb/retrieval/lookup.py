@@ -235,11 +235,26 @@ def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[
         for doc in found:
             if doc not in scoped:
                 scoped.append(doc)
-    for finder in (_leading_scope, _english_scope):
+    for finder in (_clause_scope, _english_scope):
         if not scoped:
             scoped, span = finder(question, documents)
             mentions = [span] if span else []
     return scoped, mentions
+
+
+CLAUSE_RE = re.compile(r"[，,；;：:]\s*")
+
+
+def _clause_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
+    """Return the documents that the opening of the question, or of one of its clauses, names (see
+    `_leading_scope`): 我们支行今年续贷压力挺大，上海银保监局那个优化营商环境的通知里，对无还本续贷… is
+    about the notice as much as 通知里，对无还本续贷… is."""
+    starts = [0] + [m.end() for m in CLAUSE_RE.finditer(question)]
+    for start in starts:
+        found, span = _leading_scope(question[start:], documents)
+        if found:
+            return found, (span[0] + start, span[1] + start) if span else None
+    return [], None
 
 
 def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
