@@ -168,6 +168,11 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     ("According to the notice, what is the target for inclusive loans?", NOTICE_ID,
      "what is the target for inclusive loans?"),
     ("The notice requires what of banks?", NOTICE_ID, "requires what of banks?"),
+    # A named law, as 在保险法里… names one: the English name is translated into a title.
+    ("Under the Insurance Law, what must the insurer explain?", "baoxianfa", "what must the insurer explain?"),
+    ("What does the Commercial Banking Law say about loans to insiders?", "shangyeyinhangfa",
+     "What does say about loans to insiders?"),
+    ("The Civil Code says what about guarantee periods?", "minfadian", "says what about guarantee periods?"),
 ])
 def test_a_question_or_clause_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(
         docs: list[Document], question: str, doc_id: str, rest: str) -> None:
@@ -185,6 +190,8 @@ def test_a_question_or_clause_that_opens_with_a_document_or_names_the_notice_in_
     "客户说，合同里写的利率太高了",      # a clause that opens with a word no document is named by
     "请问，民法典和商业银行法的关系是什么？",
     "What is the notice period for a loan?",
+    "What is the penalty under the law?",                    # a kind with no name names nothing
+    "What does the Securities Law say about insider trading?",  # a law the knowledge base lacks
     "Please notice the date.",
 ])
 def test_words_that_only_look_like_a_document_are_no_scope(docs: list[Document], question: str) -> None:

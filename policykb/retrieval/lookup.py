@@ -184,6 +184,9 @@ DEMONSTRATIVE_RE = re.compile(r"^(?:请问|这份|这个|这部|该|本|此)")
 EN_GENERIC_NAMES = {"notice": "通知", "opinions": "意见", "measures": "办法"}
 EN_SCOPE_RE = re.compile(r"\b(?P<pre>(?:in|under|according\s+to|from|by)\s+)?(?:the|this)\s+"
                          r"(?P<kind>notice|opinions|measures)\b(?P<post>\s+[a-z]+)?", re.I)
+# Before a named law, the words that make it where to look: under / according to / in the Insurance Law.
+EN_NAMED_SCOPE_RE = re.compile(r"\b(?:(?P<prep>in|under|according\s+to|by|from)\s+|(?:does|do|did)\s+)"
+                               r"(?P<the>the|this)\s+", re.I)
 EN_SCOPE_BEFORE_RE = re.compile(r"\b(?:does|did|do|will|would|can|could)\s+$", re.I)
 EN_SCOPE_VERBS = frozenset("say says said state states stated mention mentions require requires provide provides "
                            "set sets ask asks cover covers".split())
@@ -215,13 +218,23 @@ def _leading_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
 
 
 def _english_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
-    """Return the document "the notice" names in an English question, and the span of those words."""
+    """Return the document "the notice" or a named law (under the Anti-Money Laundering Law, what does the
+    Insurance Law say…) names in an English question, and the span of those words."""
     for m in EN_SCOPE_RE.finditer(question):
         post = (m.group("post") or "").strip().lower()
         if m.group("pre") or EN_SCOPE_BEFORE_RE.search(question[:m.start()]) or post in EN_SCOPE_VERBS:
             found = resolve_document(EN_GENERIC_NAMES[m.group("kind").lower()], documents)
             if found:
                 return found, (m.start(), m.end("kind"))
+    for m in EN_NAME_RE.finditer(question):
+        cue = EN_NAMED_SCOPE_RE.search(m.group("name"))
+        post = re.match(r"\s*([a-z]+)", question[m.end():], re.I)
+        if not cue and not (post and post.group(1).lower() in EN_SCOPE_VERBS):
+            continue
+        _, found = english_document(m, documents)
+        if len(found) == 1:  # a name that fits several titles equally (the Supervision Law) scopes nothing
+            start = (cue.start("prep") if cue.group("prep") else cue.start("the")) if cue else 0
+            return found, (m.start("name") + start, m.end())
     return [], None
 
 
