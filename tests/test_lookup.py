@@ -164,6 +164,9 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     ("我们支行今年续贷压力挺大，上海银保监局那个优化营商环境的通知里，对无还本续贷是怎么要求的？", NOTICE_ID,
      "我们支行今年续贷压力挺大，上海银保监局那个优化营商环境的，对无还本续贷是怎么要求的？"),
     ("客户问：民法典里保证合同的内容", "minfadian", "客户问：保证合同的内容"),
+    # …对 and …规定 after a name say where to look as …里 does.
+    ("商业银行法对关系人贷款有什么规定？", "shangyeyinhangfa", "关系人贷款有什么规定？"),
+    ("再问个别的，保险法规定投保人要如实告知什么？", "baoxianfa", "再问个别的，投保人要如实告知什么？"),
     ("What does the notice say about first loans?", NOTICE_ID, "What does say about first loans?"),
     ("According to the notice, what is the target for inclusive loans?", NOTICE_ID,
      "what is the target for inclusive loans?"),
@@ -189,6 +192,8 @@ def test_a_question_or_clause_that_opens_with_a_document_or_names_the_notice_in_
     "借款人违反商业银行法的责任是什么？",
     "客户说，合同里写的利率太高了",      # a clause that opens with a word no document is named by
     "请问，民法典和商业银行法的关系是什么？",
+    "客户对我们的服务不满意，怎么处理？",
+    "对方当事人违约怎么办？",
     "What is the notice period for a loan?",
     "What is the penalty under the law?",                    # a kind with no name names nothing
     "What does the Securities Law say about insider trading?",  # a law the knowledge base lacks

@@ -174,8 +174,9 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
                       r"([\u4e00-\u9fa5〔〕\d]{2,40}?)(?:里面|里|之中|中|内|的规定|规定)")
 
 
-# A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则….
-LEADING_CUT_RE = re.compile(r"里面|里|之中|中|的")
+# A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则…,
+# 商业银行法对关系人贷款…, 保险法规定….
+LEADING_CUT_RE = re.compile(r"里面|里|之中|中|的|对|规定")
 MAX_LEADING = 40
 DEMONSTRATIVE_RE = re.compile(r"^(?:请问|这份|这个|这部|该|本|此)")
 # English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge
