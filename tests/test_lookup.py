@@ -90,6 +90,7 @@ def test_documents_are_known_by_short_and_informal_names(docs: list[Document]) -
     assert ids("民法典") == ["minfadian"]
     assert ids("中华人民共和国民法典") == ["minfadian"]
     assert ids("担保制度解释") == ["minfadian-danbao-zhidu-jieshi"]
+    assert ids("担保制度的司法解释") == ["minfadian-danbao-zhidu-jieshi"]  # a court's 解释 is a 司法解释
     assert ids("存款保险条例") == ["guowuyuanling-660"]
     assert ids("沪银保监发〔2023〕24号") == [NOTICE_ID]
     assert ids("请问保险法") == ["baoxianfa"]
