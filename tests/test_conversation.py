@@ -167,6 +167,9 @@ LAW_FOLLOW_UPS = [
     (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
     (["有限责任公司的股东以什么为限对公司承担责任？"], "那股份有限公司的股东呢？", "elliptical",
      "股份有限公司的股东以什么为限对公司承担责任？", ("gongsifa",)),
+    # 那对X呢 replaces the object of the previous question's 对, not its first topic.
+    (["商业银行对关系人可以发放信用贷款吗？"], "那对股东呢？", "elliptical", "商业银行对股东可以发放信用贷款吗？",
+     ("shangyeyinhangfa",)),
     # A question of its own after 那 (多久 asks something) stays in the document that answered.
     (["有限责任公司的股东以什么为限对公司承担责任？"], "那股东会多久开一次？", "continuation", "股东会多久开一次？",
      ("gongsifa",)),

@@ -43,6 +43,7 @@ from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
 from policykb.tokenize import segment, tokenize, word_spans
 
+PREPOSITIONS = "对在给向为和与跟"  # a topic that opens with one of these (那对外贸企业呢) names its object
 KINDS = ("fresh", "elliptical", "article", "document", "conditional", "continuation", "english")
 
 # Words that frame a question rather than name its topic: 普惠贷款|的目标是多少 → the topic is 普惠贷款.
@@ -504,12 +505,18 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
     start, end = find_topic(previous, kb.index.documents)
     if start == end:
         return None
+    if topic[0] in PREPOSITIONS and topic[0] in previous:
+        # 那对前手的追索权呢 after 持票人对支票出票人的权利…: the object of 对 is replaced, aspect and all.
+        after = previous.index(topic[0]) + 1
+        first, last = find_topic(previous[after:], kb.index.documents)
+        if first == 0 and last > 0:
+            return previous[:after] + topic[1:] + previous[after + last:]
     head, _, aspect = topic.rpartition("的")
     if head and CJK_RE.search(aspect) and aspect not in previous[start:end]:
         if aspect not in previous:
             return topic
         topic = head
-    if topic[0] in "对在给向为和与跟" and previous[:start].endswith(topic[0]):
+    if topic[0] in PREPOSITIONS and previous[:start].endswith(topic[0]):
         topic = topic[1:]  # 那对外贸企业呢 after 对科技企业有什么支持: one 对
     return previous[:start] + topic + previous[end:]
 
