@@ -177,6 +177,7 @@ SCOPE_RE = re.compile(r"(?:在|根据|按照|依据|依照|按)?《([^《》]{2,
 # A question that opens with a document's name is about that document: 通知中…, 民法典里…, 通知的总体原则…,
 # 商业银行法对关系人贷款…, 保险法规定….
 LEADING_CUT_RE = re.compile(r"里面|里|之中|中|的|对|规定")
+CLAUSE_RE = re.compile(r"[，,；;：:]\s*")  # where a clause of a question starts (it may open with a name too)
 MAX_LEADING = 40
 DEMONSTRATIVE_RE = re.compile(r"^(?:请问|这份|这个|这部|该|本|此)")
 # English names the kinds of GENERIC_NAMES the same way: "the notice" is the one 通知 in the knowledge
@@ -254,9 +255,6 @@ def _scope_mentions(question: str, documents: Sequence[Document]) -> tuple[list[
             scoped, span = finder(question, documents)
             mentions = [span] if span else []
     return scoped, mentions
-
-
-CLAUSE_RE = re.compile(r"[，,；;：:]\s*")
 
 
 def _clause_scope(question: str, documents: Sequence[Document]) -> tuple[list[Document], tuple[int, int] | None]:
