@@ -82,3 +82,13 @@ def test_english_words_map_to_the_corpus_own_words() -> None:
     assert translate("无英文", vocabulary, idf) == {}
     # Only words of the vocabulary are ever returned.
     assert all(w in vocabulary for words in reverse_dictionary(vocabulary).values() for _, w in words)
+
+
+def test_a_phrase_that_translates_as_a_whole_stands_for_its_words() -> None:
+    # "business environment" is a glossary term (营商环境): business alone (行业, 业务) is another sense.
+    vocabulary = {"营商环境", "环境", "行业", "业务", "企业", "贷款"}
+    idf = {w: 1.0 for w in vocabulary}
+    got = translate("How to improve the business environment?", vocabulary, idf)
+    assert "business" not in got and "environment" not in got
+    alone = translate("What business may a bank do?", vocabulary, idf)
+    assert alone.get("business") and set(alone["business"]) <= vocabulary
