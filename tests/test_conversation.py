@@ -167,6 +167,9 @@ LAW_FOLLOW_UPS = [
     (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
     (["有限责任公司的股东以什么为限对公司承担责任？"], "那股份有限公司的股东呢？", "elliptical",
      "股份有限公司的股东以什么为限对公司承担责任？", ("gongsifa",)),
+    # English: "that law" is the conversation's law, as 该法 is.
+    (["商业银行法第三十九条"], "What is the minimum capital adequacy ratio under that law?", "english",
+     "What is the minimum capital adequacy ratio under that law?", ("shangyeyinhangfa",)),
     # 那对X呢 replaces the object of the previous question's 对, not its first topic.
     (["商业银行对关系人可以发放信用贷款吗？"], "那对股东呢？", "elliptical", "商业银行对股东可以发放信用贷款吗？",
      ("shangyeyinhangfa",)),
@@ -198,6 +201,8 @@ LAW_FRESH = [
     (["商业银行法第三十九条"], "存款保险条例第五条呢？"),
     (["存款保险条例第五条"], "民法典规定的保证合同什么时候生效"),
     (["商业银行法第三十九条"], "What about Article 17 of the Deposit Insurance Regulations?"),
+    (["存款保险的最高偿付限额是多少？"], "And what does the Commercial Banking Law say about deposits?"),
+    (["续贷有什么要求？"], "What does that law say about guarantees?"),  # no law was spoken of
     (["续贷有什么要求？"], "这个条例什么时候施行的？"),  # no 条例 was spoken of: not the notice
     # The abstention's first 可能相关 clause is from 担保制度解释, the other two from 民法典: it leaned on neither.
     (["保证人跑路了怎么办？"], "这部法律什么时候施行的？"),

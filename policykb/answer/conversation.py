@@ -93,6 +93,11 @@ EN_ARTICLE_FOLLOW_RE = re.compile(r"^(?:and\s+|so\s+)?(?:(?:what|how)\s+about\s+
                                   r"[\s?？.!]*$", re.I)
 ARTICLE_REF_RE = re.compile(rf"^(?:第\s*[{CN_NUM}\d]+\s*[条款项]|[上下前后]一[条款])")
 CONTINUATION_RE = re.compile(r"^(?:那么|那)(?![个些种位时样儿里边])[，,\s]*(?P<q>.+)$")
+# that law / this regulation: the document the conversation is about (like 该法, 这个条例); "this notice" is a scope.
+EN_ANAPHOR_RE = re.compile(r"\b(?:this|that|the\s+same)\s+(?P<noun>law|code|regulations?|interpretation|provisions|rules)\b",
+                           re.I)
+EN_NOUN_KINDS = {"law": ("法", "法典"), "code": ("法典",), "regulation": ("条例", "规定"), "regulations": ("条例", "规定"),
+                 "interpretation": ("解释", "规定"), "provisions": ("规定",), "rules": ("规定", "办法")}
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
 EN_CONDITIONAL_RE = re.compile(r"^(?:and\s+|so\s+)?(?:what\s+)?if\s+(?P<cond>.+)$", re.I)
 NOUN_KINDS = {"法律": ("法", "法典"), "法典": ("法典",), "法": ("法", "法典"), "条例": ("条例",), "规定": ("规定",),
@@ -355,6 +360,11 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
         return article
     if _article_request(message) is not None:
         return fresh  # What about Article 9? with no article or document before it: not a topic to put in a question
+    en_anaphor = EN_ANAPHOR_RE.search(message)
+    if en_anaphor and not kb.scope(message):
+        docs = _previous_documents(state, kb, EN_NOUN_KINDS[en_anaphor.group("noun").lower()])
+        if docs:  # What's the minimum under that law? → asked as it is, in that law
+            return _rewritten(message, [docs[0].doc_id], "english", kb)
     for resolver in (_resolve_conditional, _resolve_ellipsis, _resolve_continuation):
         resolved = resolver(message, state, kb)
         if resolved is not None:
