@@ -13,6 +13,8 @@ import re
 import threading
 from typing import Iterable
 
+from policykb.tokenize import glossary_matches
+
 ENGLISH_WORD_RE = re.compile(r"[a-z]{3,}")
 GLOSS_WORD_RE = re.compile(r"[a-z]+")
 MAX_PER_WORD = 3  # corpus words added for one English word
@@ -97,7 +99,7 @@ def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str
     table = reverse_dictionary(vocabulary)
     # A phrase that translates as a whole (joint and several, business environment) stands for its words:
     # translated one by one they add other senses (business → 行业, 物流).
-    phrases = [w for w in words if " " in w and w in table] + [t for t in glossary_phrases(text)]
+    phrases = [w for w in words if " " in w and w in table] + glossary_phrases(text)
     covered = {part for p in phrases for part in p.split()}
     return {w: [c for weight, c in sorted(table[w], key=lambda p: (-p[0], document_frequency.get(p[1], 0.0),
                                                                  p[1]))[:MAX_PER_WORD] if weight >= 1.0 or not full_only]
@@ -106,7 +108,5 @@ def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str
 
 def glossary_phrases(text: str) -> list[str]:
     """Return the English glossary terms of several words found in a question, in dictionary form."""
-    from policykb.tokenize import glossary_matches
-
     return [" ".join(_stem(w) for w in term.split()) for term, _ in glossary_matches(text)
             if term.isascii() and " " in term]
