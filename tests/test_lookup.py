@@ -177,6 +177,9 @@ def test_the_words_naming_a_scope_are_not_search_terms(kb) -> None:
     ("What does the Commercial Banking Law say about loans to insiders?", "shangyeyinhangfa",
      "What does say about loans to insiders?"),
     ("The Civil Code says what about guarantee periods?", "minfadian", "says what about guarantee periods?"),
+    # The name starts after its "the": the question's words before it are asked, not read as part of the name.
+    ("Insurance agents and the Insurance Law say what?", "baoxianfa", "Insurance agents and say what?"),
+    ("Can a bank guarantee a bill under the Negotiable Instruments Law?", "piaojufa", "Can a bank guarantee a bill ?"),
 ])
 def test_a_question_or_clause_that_opens_with_a_document_or_names_the_notice_in_english_is_scoped(
         docs: list[Document], question: str, doc_id: str, rest: str) -> None:

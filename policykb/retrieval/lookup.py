@@ -229,14 +229,21 @@ def _english_scope(question: str, documents: Sequence[Document]) -> tuple[list[D
             if found:
                 return found, (m.start(), m.end("kind"))
     for m in EN_NAME_RE.finditer(question):
-        cue = EN_NAMED_SCOPE_RE.search(m.group("name"))
+        # The name is what follows the last "the" before the kind: the words of the question before it
+        # (Can a trust company go bankrupt under the Trust Law?) are asked, and name nothing.
+        cues = list(EN_NAMED_SCOPE_RE.finditer(m.group("name")))
         post = re.match(r"\s*([a-z]+)", question[m.end():], re.I)
-        if not cue and not (post and post.group(1).lower() in EN_SCOPE_VERBS):
+        verb = post is not None and post.group(1).lower() in EN_SCOPE_VERBS
+        the = list(re.finditer(r"\b(?:the|this)\s+", m.group("name"), re.I))
+        if not (cues or (verb and the)):
             continue
-        _, found = english_document(m, documents)
+        base = m.start("name")
+        name = EN_NAME_RE.match(question, base + (cues[-1].end() if cues else the[-1].end()))
+        _, found = english_document(name, documents) if name and name.end() == m.end() else ("", [])
         if len(found) == 1:  # a name that fits several titles equally (the Supervision Law) scopes nothing
-            start = (cue.start("prep") if cue.group("prep") else cue.start("the")) if cue else 0
-            return found, (m.start("name") + start, m.end())
+            start = (cues[-1].start("prep") if cues[-1].group("prep") else cues[-1].start("the")) if cues \
+                else the[-1].start()
+            return found, (base + start, m.end())
     return [], None
 
 
