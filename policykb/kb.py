@@ -22,7 +22,7 @@ from policykb.ingest.parse import Document, Section
 from policykb.retrieval.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
 from policykb.retrieval.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
 from policykb.retrieval.store import LoadedIndex, load_index, unit_span_range
-from policykb.retrieval.bilingual import translate
+from policykb.retrieval.bilingual import translate, with_translations
 from policykb.retrieval.definitions import definition_term, promote_definition
 from policykb.tokenize import expand_query, glossary_terms, term_groups, tokenize, word_expansions
 
@@ -204,6 +204,13 @@ class KnowledgeBase:
             return {}
         return translate(question, self._vocabulary, self._idf, full_only)
 
+    def english_terms(self, text: str) -> dict[str, list[str]]:
+        """Return the corpus words that stand for each English word of a text (full translations, glossary)."""
+        if not ENGLISH_RE.search(text):
+            return {}
+        return {w: sorted(alts) for w, alts in with_translations(
+            word_expansions(text), self._translations(text, full_only=True), english_only=True).items()}
+
     def _terms(self, question: str) -> list[str]:
         """Return a question's search terms: its tokens, glossary terms and translated English words."""
         terms = expand_query(question)
@@ -213,10 +220,7 @@ class KnowledgeBase:
 
     def _words(self, question: str) -> dict[str, set[str]]:
         """Return a question's words, each with the tokens that stand for it (glossary, translations)."""
-        words = term_groups(question)
-        for word, corpus_words in self._translations(question).items():
-            words.setdefault(word, set()).update(corpus_words)
-        return words
+        return with_translations(term_groups(question), self._translations(question))
 
     def _retrieve(self, question: str, terms: list[str], mode: str, scope: list[str],
                   allowed: np.ndarray | None, n: int) -> "Retrieved":
@@ -295,10 +299,8 @@ class KnowledgeBase:
         # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
-        words = word_expansions(asked)
-        for word, corpus_words in self._translations(asked, full_only=True).items():
-            words.setdefault(word, set()).update(corpus_words)
-        cov = sum(1 for w, exp in words.items() if w in have or exp & have) / len(words) if words else 0.0
+        words = self.english_terms(asked)
+        cov = sum(1 for w, exp in words.items() if w in have or not have.isdisjoint(exp)) / len(words) if words else 0.0
         return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence, bool(result.scope))
 
     @property

@@ -178,6 +178,14 @@ LAW_FOLLOW_UPS = [
      ("gongsifa",)),
     # A condition the answering document says nothing of is not asked of it.
     (["存款保险费率由什么构成？"], "如果保证合同没写保证方式呢？", "conditional", "存款保险费率：如果保证合同没写保证方式呢？", ()),
+    # An English condition of several words after an English question is asked as typed, in the document that
+    # answered (no topic cut from the English question); after a Chinese question the Chinese topic stays.
+    (["What is the guarantee period if the guarantee contract does not set one?"],
+     "What if the creditor never asks the guarantor to pay within that period?", "conditional",
+     "What if the creditor never asks the guarantor to pay within that period?", ("minfadian",)),
+    (["存款保险的最高偿付限额是多少？"], "What if the depositor holds accounts at several branches of the same bank?",
+     "conditional", "存款保险的最高偿付限额：What if the depositor holds accounts at several branches of the same bank?",
+     ("guowuyuanling-660",)),
     # A condition with no words to check (English) stays with the conversation.
     (["存款保险费率由什么构成？"], "What if the bank fails?", "conditional", "存款保险费率：What if the bank fails?",
      ("guowuyuanling-660",)),

@@ -92,3 +92,16 @@ def test_a_phrase_that_translates_as_a_whole_stands_for_its_words() -> None:
     assert "business" not in got and "environment" not in got
     alone = translate("What business may a bank do?", vocabulary, idf)
     assert alone.get("business") and set(alone["business"]) <= vocabulary
+
+
+def test_each_english_word_of_a_question_is_one_entry_with_its_translations() -> None:
+    """The typed word (loans) and its dictionary form (loan), or a phrase's words and the phrase,
+    are one word of the question: a section that holds 利率 covers both "interest" and "rate"."""
+    from policykb.retrieval.bilingual import with_translations
+    from policykb.tokenize import word_expansions
+    question = "Does the notice say anything about the interest rate on loans?"
+    groups = with_translations(word_expansions(question), {"interest rate": ["利率"], "loan": ["贷款"]},
+                               english_only=True)
+    assert groups == {"interest": {"利率"}, "rate": {"利率"}, "loans": {"贷款"}}  # not "anything"
+    # Without english_only, every token stays (a Chinese question's words are judged by IDF weight).
+    assert "anything" in with_translations(word_expansions(question), {})

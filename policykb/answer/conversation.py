@@ -109,6 +109,7 @@ CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再 未尽 无力 无法".split())
 NOT_NEGATED = frozenset("没收 没收财产 未成年 未成年人 未来".split())
 MAX_ELLIPSIS_CHARS = 24
+MIN_EN_CONDITION_WORDS = 3  # content words that make an English condition a question of its own
 MAX_RECENT = 4  # 这个条例 looks at the documents of this many recent turns for a 条例, not back to the start
 MAX_PHRASE = 8
 MAX_SHORT_NAME = 16  # a longer compact name (a notice's title without 关于/的) reads worse than the title
@@ -578,10 +579,18 @@ def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     scope = state.get("doc_ids", [])
     if not within_scope(condition, scope, kb):
         return None  # a condition about something the previous documents never mention starts afresh
-    body = f"{topic}：{condition}" if topic and not set(tokenize(topic)) <= set(tokenize(condition)) else condition
+    # An English condition with words of its own (What if the customer refuses to cooperate with our due
+    # diligence?) after an English question is a question of its own, in the conversation's document: a
+    # topic cut from an English question ("present", "year-old Chinese citizen living") only blurs it.
+    # A Chinese topic stays: its words are the keyword search's only words in the documents' language.
+    own = (_language(condition) == "en" and _language(topic) == "en"
+           and len(kb.english_terms(condition)) >= MIN_EN_CONDITION_WORDS)
+    body = f"{topic}：{condition}" if topic and not own and not set(tokenize(topic)) <= set(tokenize(condition)) \
+        else condition
     # Unnamed, the scope is the document that answered, while both the question and the condition
-    # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成).
-    answered = [] if scope else _answered_scope(body, state, kb)
+    # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成). An English condition has no
+    # words to check, and stays with the conversation.
+    answered = [] if scope else state.get("answered_by", [])[:1] if own else _answered_scope(body, state, kb)
     if answered and not within_scope(condition, answered, kb):
         answered = []  # (What if the bank fails? has no words to check, and stays with the conversation)
     return _rewritten(body, scope or answered, "conditional", kb, inferred=bool(answered))

@@ -27,7 +27,8 @@ done has have had was were will would shall should may might must about into fro
 those there their them they its any all some such than then also only other others more most very much many
 get got make made let lets one two per via after before under over between again same own being been because
 while during each both either neither nor yes please tell explain mean means meaning says say said rule rules
-law laws article articles regulation regulations provision provisions according""".split())
+law laws article articles regulation regulations provision provisions according
+doesn didn don isn aren wasn weren hasn haven hadn won wouldn couldn shouldn anything something everything nothing""".split())
 
 
 def _stem(word: str) -> str:
@@ -104,6 +105,32 @@ def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str
     return {w: [c for weight, c in sorted(table[w], key=lambda p: (-p[0], document_frequency.get(p[1], 0.0),
                                                                  p[1]))[:MAX_PER_WORD] if weight >= 1.0 or not full_only]
             for w in words if w in table and (" " in w or w not in covered)}
+
+
+def with_translations(groups: dict[str, set[str]], translations: dict[str, list[str]],
+                      english_only: bool = False) -> dict[str, set[str]]:
+    """Attach each translation to the question word it translates: one word of the question, one entry.
+
+    The groups are a question's tokens (as typed: loans) with the tokens that stand for them;
+    translations are keyed by dictionary form (loan) or by a phrase (interest rate), whose
+    corpus words stand for each of its words. So "loans" and "loan", or "interest", "rate" and
+    "interest rate", are not counted as several words of which some are never covered.
+
+    Args:
+        english_only: keep the English content words only (not when, doesn, if), to judge an
+            English question by the share of its words a section covers.
+    """
+    out = {w: set(alts) for w, alts in groups.items()
+           if not english_only or (w.isascii() and len(w) >= 3 and w not in STOP and _stem(w) not in STOP)}
+    by_form: dict[str, list[str]] = {}
+    for w in out:
+        if w.isascii():
+            by_form.setdefault(_stem(w), []).append(w)
+    for key, corpus_words in translations.items():
+        owners = [w for part in key.split() for w in by_form.get(part, [])]
+        for w in owners or [key]:
+            out.setdefault(w, set()).update(corpus_words)
+    return out
 
 
 def glossary_phrases(text: str) -> list[str]:
