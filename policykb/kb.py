@@ -17,7 +17,7 @@ from policykb.ingest.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
 from policykb.answer.docinfo import DocumentFact, find_document_question
 from policykb.retrieval.lookup import (Lookup, document_names, find_lookup, find_scope, looked_up_text,
-                                       without_scope)
+                                       without_preamble, without_scope)
 from policykb.ingest.parse import Document, Section
 from policykb.retrieval.rerank import Candidates, Layout, Ranker, candidate_features, section_layout
 from policykb.retrieval.retrieve import Hit, dense_ranking, fuse, keyword_ranking, matched_terms, single
@@ -139,7 +139,7 @@ class KnowledgeBase:
     def _prepare(self, question: str) -> tuple[str, list[str]]:
         if question is None or not str(question).strip():
             raise EmptyQuestionError("the question is empty; type a question such as 续贷有什么要求？")
-        question = " ".join(str(question).split())
+        question = without_preamble(" ".join(str(question).split()))
         notices = []
         limit = self.settings.max_question_chars
         if len(question) > limit:

@@ -273,6 +273,18 @@ def test_an_abstention_leans_on_a_document_for_follow_ups_but_cites_nothing(laws
     assert chat.ask("这部法律什么时候施行的？").resolved.kind == "fresh"
 
 
+def test_a_new_topic_said_aloud_starts_afresh_and_who_asks_is_left_out(kb) -> None:
+    """换个话题 opens a question of its own, even one shaped like a follow-up; 柜面有客户问 says who asks."""
+    chat = Conversation(kb)
+    chat.ask("普惠贷款的目标是多少？")
+    turn = chat.ask("换个话题，如果企业进入破产重整了会怎样？")
+    assert (turn.resolved.kind, turn.resolved.question, turn.resolved.doc_ids) == (
+        "fresh", "如果企业进入破产重整了会怎样？", ())
+    assert turn.message == "换个话题，如果企业进入破产重整了会怎样？"
+    asked = kb.ask("柜面有客户问续贷有什么要求？")
+    assert not asked.abstained and asked.citations == kb.ask("续贷有什么要求？").citations
+
+
 @pytest.mark.parametrize("base,previous,message,kind,question,scope",
                          [("kb", *case) for case in NOTICE_FOLLOW_UPS] + [("laws_kb", *case) for case in LAW_FOLLOW_UPS])
 def test_follow_ups_resolve_against_the_previous_turn(request, base, previous, message, kind, question, scope) -> None:

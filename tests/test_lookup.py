@@ -257,3 +257,20 @@ def test_a_document_question_names_the_longest_document(regulations: list[Docume
         assert find_document_question(question, regulations).doc.doc_id == "baoxianfajieshi-3"
     assert find_document_question("保险法什么时候施行", regulations).doc.doc_id == "baoxianfa"
 
+
+
+@pytest.mark.parametrize("question,asked", [
+    ("柜面有客户问存款保险最多能赔多少钱？", "存款保险最多能赔多少钱？"),
+    ("柜面有位阿姨问，万一银行倒闭了怎么办？", "万一银行倒闭了怎么办？"),
+    ("做支付业务的同事问：备付金能不能挪用？", "备付金能不能挪用？"),
+    ("换个话题，消保法对个人信息有什么要求？", "消保法对个人信息有什么要求？"),
+    ("另外问一下，民间借贷的利率上限是多少？", "民间借贷的利率上限是多少？"),
+    # 问 inside a word (询问, 问询函, 问责, 问题), or nothing left to ask: kept as typed.
+    ("客户问询函怎么回复？", "客户问询函怎么回复？"),
+    ("客户问题怎么处理？", "客户问题怎么处理？"),
+    ("责任人问责有什么规定？", "责任人问责有什么规定？"),
+    ("有客户问", "有客户问"),
+])
+def test_who_asks_is_not_part_of_the_question(question: str, asked: str) -> None:
+    from policykb.retrieval.lookup import without_preamble
+    assert without_preamble(question) == asked

@@ -37,8 +37,9 @@ from typing import Any, Sequence
 from policykb.answer.compose import Answer, Citation
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.answer.docinfo import DOC_MENTION_RE
-from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE,
-                                       document_names, english_document, english_name, find_lookup, resolve_document)
+from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, TOPIC_CHANGE_RE,
+                                       document_names, english_document, english_name, find_lookup, resolve_document,
+                                       without_preamble)
 from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
 from policykb.tokenize import segment, tokenize, word_spans
@@ -339,8 +340,10 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
         kb: the KnowledgeBase (its documents name the scopes; nothing is searched).
     """
     message = " ".join(str(message).split())
+    new_topic = bool(TOPIC_CHANGE_RE.match(message))
+    message = without_preamble(message)
     fresh = Resolved(message)
-    if not state or not state.get("question") or not message:
+    if not state or not state.get("question") or not message or new_topic:
         return fresh
     # A document removed since the previous turn (the app keeps the state in the page) is forgotten.
     # (answered_by needs no filter: within_scope never keeps a document the knowledge base lacks.)

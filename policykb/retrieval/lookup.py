@@ -284,6 +284,24 @@ def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
     return _scope_mentions(question, documents)[0]
 
 
+# How staff open a question they pass on: 换个话题，/ 另外问一下，/ 柜面有位阿姨问，/ 做支付业务的同事问：
+# The words before the question say who asks, not what is asked (not 询问, 问责, 问题: 问 must end the frame).
+TOPIC_CHANGE_RE = re.compile(r"^(?:换个话题|换个问题|话说回来)[，,：:\s]*")
+PREAMBLE_RE = re.compile(
+    r"^(?:(?:换个话题|换个问题|话说回来)[，,：:\s]*)?"
+    r"(?:(?:另外|还有|顺便|再|我想|想|请|麻烦)?(?:问一下|问问|问下|请教一下|请教)[，,：:\s]*)?"
+    r"(?:[^，,。？?！!：:\s]{0,10}?(?:客户|同事|阿姨|大爷|大妈|老人|领导|行长|柜员|经理|老板|朋友|家人|人)来?"
+    r"(?:问|咨询|打听)(?![询责题候卷号])(?:我们?|说|道)?[，,：:\s]*)?")
+MIN_ASKED_CHARS = 4
+
+
+def without_preamble(question: str) -> str:
+    """Return the question without the words that only say who asks or that a new topic starts
+    (柜面有客户问存款保险最多能赔多少钱 → 存款保险最多能赔多少钱): they are not what to find."""
+    rest = question[PREAMBLE_RE.match(question).end():]
+    return rest if len(rest) >= MIN_ASKED_CHARS else question
+
+
 def without_scope(question: str, documents: Sequence[Document]) -> str:
     """Return the question without the words that name its scope (在民法典里，什么是保证合同？ →
     什么是保证合同？): they say where to look, not what to find, so they must not count as search terms."""
