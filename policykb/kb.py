@@ -299,8 +299,7 @@ class KnowledgeBase:
         # An English question: the glossary expansions of one word ("insurance" → 保险…) must not
         # count as the whole question being covered, so count the words that are covered instead.
         have = set(section_tokens)
-        words = self.english_terms(asked)
-        cov = sum(1 for w, exp in words.items() if w in have or not have.isdisjoint(exp)) / len(words) if words else 0.0
+        cov = coverage({w: set(alts) for w, alts in self.english_terms(asked).items()}, have, {})  # each word weighs 1
         return Evidence(dense, cov, self.dense_threshold, COVERAGE_MIN_WORDS, result.confidence, bool(result.scope))
 
     @property

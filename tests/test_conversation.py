@@ -278,10 +278,11 @@ def test_a_new_topic_said_aloud_starts_afresh_and_who_asks_is_left_out(kb) -> No
     chat = Conversation(kb)
     chat.ask("普惠贷款的目标是多少？")
     turn = chat.ask("换个话题，如果企业进入破产重整了会怎样？")
-    assert (turn.resolved.kind, turn.resolved.question, turn.resolved.doc_ids) == (
-        "fresh", "如果企业进入破产重整了会怎样？", ())
+    assert (turn.resolved.kind, turn.resolved.question, turn.resolved.doc_ids, turn.resolved.understood) == (
+        "fresh", "如果企业进入破产重整了会怎样？", (), "如果企业进入破产重整了会怎样？")
     assert turn.message == "换个话题，如果企业进入破产重整了会怎样？"
     asked = kb.ask("柜面有客户问续贷有什么要求？")
+    assert asked.question == "续贷有什么要求？"
     assert not asked.abstained and asked.citations == kb.ask("续贷有什么要求？").citations
 
 

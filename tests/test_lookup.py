@@ -265,11 +265,21 @@ def test_a_document_question_names_the_longest_document(regulations: list[Docume
     ("做支付业务的同事问：备付金能不能挪用？", "备付金能不能挪用？"),
     ("换个话题，消保法对个人信息有什么要求？", "消保法对个人信息有什么要求？"),
     ("另外问一下，民间借贷的利率上限是多少？", "民间借贷的利率上限是多少？"),
+    ("柜面有客户问：另外问一下，续贷的要求？", "续贷的要求？"),  # frames in a row
+    ("换个话题吧，续贷呢", "续贷呢"),  # after 换个话题 even a short question
+    ("话说回来，刚才那个续贷的条件呢？", "刚才那个续贷的条件呢？"),
     # 问 inside a word (询问, 问询函, 问责, 问题), or nothing left to ask: kept as typed.
     ("客户问询函怎么回复？", "客户问询函怎么回复？"),
     ("客户问题怎么处理？", "客户问题怎么处理？"),
     ("责任人问责有什么规定？", "责任人问责有什么规定？"),
     ("有客户问", "有客户问"),
+    ("换个话题", "换个话题"),
+    # A party of the law who asks (借款人, 保险人) or 咨询 without a pause is part of the question.
+    ("借款人问银行要求提前还款，银行能拒绝吗？", "借款人问银行要求提前还款，银行能拒绝吗？"),
+    ("个人咨询服务收费标准是什么？", "个人咨询服务收费标准是什么？"),
+    ("客户咨询投诉处理有什么要求？", "客户咨询投诉处理有什么要求？"),
+    ("问下一条是什么？", "问下一条是什么？"),
+    ("问问题的时候要注意什么？", "问问题的时候要注意什么？"),
 ])
 def test_who_asks_is_not_part_of_the_question(question: str, asked: str) -> None:
     from policykb.retrieval.lookup import without_preamble

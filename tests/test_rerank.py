@@ -103,5 +103,8 @@ def test_each_english_word_of_a_question_is_one_entry_with_its_translations() ->
     groups = with_translations(word_expansions(question), {"interest rate": ["利率"], "loan": ["贷款"]},
                                english_only=True)
     assert groups == {"interest": {"利率"}, "rate": {"利率"}, "loans": {"贷款"}}  # not "anything"
+    # A token that carries a full stop is still the word it spells; a hyphenated word is a word of its own.
+    assert with_translations({"loans.": set(), "anti-money": set()}, {"loan": ["贷款"], "money": ["货币"]},
+                             english_only=True) == {"loans.": {"贷款"}, "anti-money": set(), "money": {"货币"}}
     # Without english_only, every token stays (a Chinese question's words are judged by IDF weight).
     assert "anything" in with_translations(word_expansions(question), {})

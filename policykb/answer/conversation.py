@@ -22,7 +22,8 @@ first one's document, it leaned on that document: follow-ups (这个条例, 下�
 那X呢) resolve against it as if it had answered, and 理解为 shows it. A document
 is named for the user only when the message points at one (第X条呢, 该法…). A
 message that names its own document or asks a complete question of its own is
-never scoped by the old turn.
+never scoped by the old turn, nor is one that opens with 换个话题. The words that only
+say who asks (柜面有位阿姨问，, 另外问一下，) are left out of the question (理解为 shows it).
 
 The conversation state is a small JSON-serialisable dict (the app keeps it in
 a gradio State): what the previous turn was about, and the citations so far.
@@ -42,6 +43,7 @@ from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE,
                                        without_preamble)
 from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
+from policykb.retrieval.bilingual import content_word
 from policykb.tokenize import segment, tokenize, word_spans
 
 PREPOSITIONS = "对在给向为和与跟"  # a topic that opens with one of these (那对外贸企业呢) names its object
@@ -339,10 +341,10 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
         state: the conversation state (`new_state()` before the first turn).
         kb: the KnowledgeBase (its documents name the scopes; nothing is searched).
     """
-    message = " ".join(str(message).split())
-    new_topic = bool(TOPIC_CHANGE_RE.match(message))
-    message = without_preamble(message)
-    fresh = Resolved(message)
+    typed = " ".join(str(message).split())
+    new_topic = bool(TOPIC_CHANGE_RE.match(typed))
+    message = without_preamble(typed)  # 柜面有位阿姨问，… : who asks is not what is asked (理解为 shows the rest)
+    fresh = Resolved(message, understood=message if message != typed else "")
     if not state or not state.get("question") or not message or new_topic:
         return fresh
     # A document removed since the previous turn (the app keeps the state in the page) is forgotten.
@@ -586,17 +588,22 @@ def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     # diligence?) after an English question is a question of its own, in the conversation's document: a
     # topic cut from an English question ("present", "year-old Chinese citizen living") only blurs it.
     # A Chinese topic stays: its words are the keyword search's only words in the documents' language.
-    own = (_language(condition) == "en" and _language(topic) == "en"
-           and len(kb.english_terms(condition)) >= MIN_EN_CONDITION_WORDS)
+    own = (_language(condition) == "en" and state.get("lang") == "en"
+           and sum(map(content_word, tokenize(condition))) >= MIN_EN_CONDITION_WORDS)
     body = f"{topic}：{condition}" if topic and not own and not set(tokenize(topic)) <= set(tokenize(condition)) \
         else condition
     # Unnamed, the scope is the document that answered, while both the question and the condition
-    # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成). An English condition has no
-    # words to check, and stays with the conversation.
-    answered = [] if scope else state.get("answered_by", [])[:1] if own else _answered_scope(body, state, kb)
+    # speak of it (not 如果保证合同没写保证方式呢 after 存款保险费率由什么构成); an English condition of
+    # its own speaks through its translations (creditor → 债权人).
+    answered = [] if scope else _answered_scope(_translated(condition, kb) if own else body, state, kb)
     if answered and not within_scope(condition, answered, kb):
         answered = []  # (What if the bank fails? has no words to check, and stays with the conversation)
     return _rewritten(body, scope or answered, "conditional", kb, inferred=bool(answered))
+
+
+def _translated(text: str, kb: Any) -> str:
+    """Return the corpus words that an English text's words translate to, as text to check a scope by."""
+    return "，".join(w for words in kb.english_terms(text).values() for w in words)
 
 
 def _answered_scope(text: str, state: dict, kb: Any) -> list[str]:

@@ -28,7 +28,7 @@ those there their them they its any all some such than then also only other othe
 get got make made let lets one two per via after before under over between again same own being been because
 while during each both either neither nor yes please tell explain mean means meaning says say said rule rules
 law laws article articles regulation regulations provision provisions according
-doesn didn don isn aren wasn weren hasn haven hadn won wouldn couldn shouldn anything something everything nothing""".split())
+doesn didn don isn aren wasn weren hasn haven hadn wouldn couldn shouldn anything something everything nothing""".split())
 
 
 def _stem(word: str) -> str:
@@ -107,6 +107,17 @@ def translate(text: str, vocabulary: Iterable[str], document_frequency: dict[str
             for w in words if w in table and (" " in w or w not in covered)}
 
 
+def _word(token: str) -> str:
+    """Return an English token without the punctuation it may carry at its ends (loans. → loans)."""
+    return token.lower().strip(".,;:!?'\"()")
+
+
+def content_word(token: str) -> bool:
+    """Return True when an English token is a content word (loans, anti-money), not a function word (when, doesn)."""
+    word = _word(token)
+    return token.isascii() and len(word) >= 3 and word not in STOP and _stem(word) not in STOP
+
+
 def with_translations(groups: dict[str, set[str]], translations: dict[str, list[str]],
                       english_only: bool = False) -> dict[str, set[str]]:
     """Attach each translation to the question word it translates: one word of the question, one entry.
@@ -120,12 +131,11 @@ def with_translations(groups: dict[str, set[str]], translations: dict[str, list[
         english_only: keep the English content words only (not when, doesn, if), to judge an
             English question by the share of its words a section covers.
     """
-    out = {w: set(alts) for w, alts in groups.items()
-           if not english_only or (w.isascii() and len(w) >= 3 and w not in STOP and _stem(w) not in STOP)}
+    out = {w: set(alts) for w, alts in groups.items() if not english_only or content_word(w)}
     by_form: dict[str, list[str]] = {}
     for w in out:
-        if w.isascii():
-            by_form.setdefault(_stem(w), []).append(w)
+        if w.isascii():  # (a hyphenated word is a word of its own: anti-money is not money)
+            by_form.setdefault(_stem(_word(w)), []).append(w)
     for key, corpus_words in translations.items():
         owners = [w for part in key.split() for w in by_form.get(part, [])]
         for w in owners or [key]:

@@ -286,20 +286,32 @@ def find_scope(question: str, documents: Sequence[Document]) -> list[Document]:
 
 # How staff open a question they pass on: 换个话题，/ 另外问一下，/ 柜面有位阿姨问，/ 做支付业务的同事问：
 # The words before the question say who asks, not what is asked (not 询问, 问责, 问题: 问 must end the frame).
-TOPIC_CHANGE_RE = re.compile(r"^(?:换个话题|换个问题|话说回来)[，,：:\s]*")
+NEW_TOPIC = r"(?:换个话题|换个问题)[吧啊呀]?"
+TOPIC_CHANGE_RE = re.compile(rf"^{NEW_TOPIC}(?:[，,：:\s]|$)")
+_SPEAKER = r"(?:客户|同事|阿姨|大爷|大妈|老人|领导|行长|柜员|经理|老板|朋友|家人|有人|别人)来?"
 PREAMBLE_RE = re.compile(
-    r"^(?:(?:换个话题|换个问题|话说回来)[，,：:\s]*)?"
-    r"(?:(?:另外|还有|顺便|再|我想|想|请|麻烦)?(?:问一下|问问|问下|请教一下|请教)[，,：:\s]*)?"
-    r"(?:[^，,。？?！!：:\s]{0,10}?(?:客户|同事|阿姨|大爷|大妈|老人|领导|行长|柜员|经理|老板|朋友|家人|人)来?"
-    r"(?:问|咨询|打听)(?![询责题候卷号])(?:我们?|说|道)?[，,：:\s]*)?")
+    rf"^(?:(?:{NEW_TOPIC}|话说回来)[，,：:\s]+"  # a new topic, or back to an old one
+    r"|(?:另外|还有|顺便|再|我想|想|请|麻烦)?(?:问一下|问问|问下|请教一下|请教)[，,：:]\s*"  # 另外问一下，
+    # 柜面有位阿姨问，/ 做支付业务的同事问：/ 客户问他… (问 ends the frame: not 问询, 问责, 问题)
+    rf"|[^，,。？?！!：:\s]{{0,10}}?{_SPEAKER}(?:(?:问|咨询|打听)(?:我们?|说|道)?[，,：:]\s*|问(?![询责题候卷号下])))")
 MIN_ASKED_CHARS = 4
+MAX_PREAMBLES = 3
 
 
 def without_preamble(question: str) -> str:
     """Return the question without the words that only say who asks or that a new topic starts
-    (柜面有客户问存款保险最多能赔多少钱 → 存款保险最多能赔多少钱): they are not what to find."""
-    rest = question[PREAMBLE_RE.match(question).end():]
-    return rest if len(rest) >= MIN_ASKED_CHARS else question
+    (柜面有客户问存款保险最多能赔多少钱 → 存款保险最多能赔多少钱): they are not what to find.
+
+    Frames in a row are all left out (柜面有客户问：另外问一下，…); what remains must still be a question
+    (MIN_ASKED_CHARS), except after 换个话题, which says a new question follows.
+    """
+    rest = question
+    for _ in range(MAX_PREAMBLES):
+        m = PREAMBLE_RE.match(rest)
+        if not m or (len(rest) - m.end() < MIN_ASKED_CHARS and not (TOPIC_CHANGE_RE.match(rest) and m.end() < len(rest))):
+            break
+        rest = rest[m.end():]
+    return rest
 
 
 def without_scope(question: str, documents: Sequence[Document]) -> str:
