@@ -167,6 +167,11 @@ LAW_FOLLOW_UPS = [
     (["存款保险费率由什么构成？"], "那存款保险基金的运用呢？", "elliptical", "存款保险基金的运用", ("guowuyuanling-660",)),
     (["有限责任公司的股东以什么为限对公司承担责任？"], "那股份有限公司的股东呢？", "elliptical",
      "股份有限公司的股东以什么为限对公司承担责任？", ("gongsifa",)),
+    # A compound whose first word was asked about and whose last word is new is that word's new aspect
+    # (保证方式 = 保证的方式, not 保证方式是多久); a new first word names a sibling topic (绿色贷款 for 普惠贷款).
+    (["保证期间是多久？"], "那保证方式呢？", "elliptical", "保证方式", ("minfadian",)),
+    (["存款保险的最高偿付限额是多少？"], "那存款保险基金呢？", "elliptical", "存款保险基金", ("guowuyuanling-660",)),
+    (["普惠贷款的目标是多少？"], "那绿色贷款呢？", "elliptical", "绿色贷款的目标是多少？", (NOTICE_ID,)),
     # English: "that law" is the conversation's law, as 该法 is.
     (["商业银行法第三十九条"], "What is the minimum capital adequacy ratio under that law?", "english",
      "What is the minimum capital adequacy ratio under that law?", ("shangyeyinhangfa",)),

@@ -528,6 +528,8 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
         if first == 0 and last > 0:
             return previous[:after] + topic[1:] + previous[after + last:]
     head, _, aspect = topic.rpartition("的")
+    if not head:
+        head, aspect = _compound_aspect(topic, previous)
     if head and CJK_RE.search(aspect) and aspect not in previous[start:end]:
         if aspect not in previous:
             return topic
@@ -535,6 +537,19 @@ def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
     if topic[0] in PREPOSITIONS and previous[:start].endswith(topic[0]):
         topic = topic[1:]  # 那对外贸企业呢 after 对科技企业有什么支持: one 对
     return previous[:start] + topic + previous[end:]
+
+
+def _compound_aspect(topic: str, previous: str) -> tuple[str, str]:
+    """Return (A, B) when a compound topic AB is A的B: A a word the previous question used, B a new one.
+
+    Chinese compounds put their head last. In 试用期工资 after 试用期最长能约定多久, 试用期 is what was
+    talked about and 工资 the new aspect of it; in 绿色金融 after 普惠金融的目标…, the new word comes first,
+    so 绿色金融 is a sibling topic that takes the old one's place. ("", topic) when it is not such a compound.
+    """
+    words = segment(topic)
+    if len(words) < 2 or words[0] not in previous or words[-1] in previous:
+        return "", topic
+    return words[0], "".join(words[1:])
 
 
 def _unknown_law(message: str) -> bool:
