@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policykb.config import load_settings
-from policykb.answer.conversation import Conversation, resolve
+from policykb.answer.conversation import Conversation, _compound_aspect, resolve
 from policykb.evaluation.chat import conversation_documents, load_conversations, score_turn
 from tests.conftest import NOTICE_ID, ROOT, policykb
 
@@ -235,6 +235,18 @@ LAW_FRESH = [
 def test_a_negated_verb_makes_a_condition_and_a_negative_word_does_not(text: str, condition: bool) -> None:
     from policykb.answer.conversation import _is_condition
     assert _is_condition(text) is condition
+
+
+@pytest.mark.parametrize("topic, previous, split", [
+    ("试用期工资", "我们行新招的柜员签了三年劳动合同，试用期最长能约定多久？", ("试用期", "工资")),
+    ("保证方式", "保证期间是多久？", ("保证", "方式")),
+    ("绿色贷款", "普惠贷款的目标是多少？", ("", "绿色贷款")),  # a new first word: a sibling topic
+    ("保证期间", "保证期间是多久？", ("", "保证期间")),  # nothing new
+    ("新贷款", "新招的柜员试用期最长多久？", ("", "新贷款")),  # a one-character first word says too little
+    ("投诉", "提了异议以后要在多少天内答复？", ("", "投诉")),  # one word
+])
+def test_a_compound_whose_first_word_was_asked_about_is_a_new_aspect_of_it(topic, previous, split) -> None:
+    assert _compound_aspect(topic, previous) == split
 
 
 def test_an_elliptical_follow_up_stays_only_in_the_document_of_the_turn_just_answered(laws_kb) -> None:

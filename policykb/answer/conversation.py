@@ -544,10 +544,11 @@ def _compound_aspect(topic: str, previous: str) -> tuple[str, str]:
 
     Chinese compounds put their head last. In 试用期工资 after 试用期最长能约定多久, 试用期 is what was
     talked about and 工资 the new aspect of it; in 绿色金融 after 普惠金融的目标…, the new word comes first,
-    so 绿色金融 is a sibling topic that takes the old one's place. ("", topic) when it is not such a compound.
+    so 绿色金融 is a sibling topic that takes the old one's place. ("", topic) when it is not such a compound;
+    a one-character first word (新贷款) is too common to say what was talked about.
     """
     words = segment(topic)
-    if len(words) < 2 or words[0] not in previous or words[-1] in previous:
+    if len(words) < 2 or len(words[0]) < 2 or words[0] not in previous or words[-1] in previous:
         return "", topic
     return words[0], "".join(words[1:])
 
