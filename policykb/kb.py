@@ -136,6 +136,11 @@ class KnowledgeBase:
         """Return all sections by id."""
         return self.index.sections
 
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Return the search tokens the sections hold."""
+        return self._vocabulary
+
     def _prepare(self, question: str) -> tuple[str, list[str]]:
         if question is None or not str(question).strip():
             raise EmptyQuestionError("the question is empty; type a question such as 续贷有什么要求？")

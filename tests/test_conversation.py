@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policykb.config import load_settings
-from policykb.answer.conversation import Conversation, _compound_aspect, resolve
+from policykb.answer.conversation import Conversation, _compound_aspect, _phrases, resolve
 from policykb.evaluation.chat import conversation_documents, load_conversations, score_turn
 from tests.conftest import NOTICE_ID, ROOT, policykb
 
@@ -183,6 +183,13 @@ LAW_FOLLOW_UPS = [
      ("gongsifa",)),
     # A condition the answering document says nothing of is not asked of it.
     (["存款保险费率由什么构成？"], "如果保证合同没写保证方式呢？", "conditional", "存款保险费率：如果保证合同没写保证方式呢？", ()),
+    # 那X是Y呢 / 那X被…呢 / 那X…了呢 says something is so: a condition on the previous topic, not a topic.
+    (["存款保险的最高偿付限额是多少？"], "那投保机构被宣告破产了呢？", "conditional",
+     "存款保险的最高偿付限额：如果投保机构被宣告破产了呢", ("guowuyuanling-660",)),
+    # 这种情况 with a document and nothing else asks the previous question, as it was run, in that document
+    # (担保制度的司法解释 names the court's interpretation, though 司法 ends in 法).
+    (["在民法典里，保证期间是多久？"], "那担保制度的司法解释里对这种情况是怎么规定的？", "elliptical",
+     "在担保制度的司法解释中，保证期间是多久？", ("minfadian-danbao-zhidu-jieshi",)),
     # An English condition of several words after an English question is asked as typed, in the document that
     # answered (no topic cut from the English question); after a Chinese question the Chinese topic stays.
     (["What is the guarantee period if the guarantee contract does not set one?"],
@@ -220,6 +227,8 @@ LAW_FRESH = [
     # The abstention's first 可能相关 clause is from 担保制度解释, the other two from 民法典: it leaned on neither.
     (["保证人跑路了怎么办？"], "这部法律什么时候施行的？"),
     (["保证人跑路了怎么办？"], "这个解释什么时候施行的？"),
+    # 这种情况 with a topic of its own (保证人还要承担责任吗) is a question of its own, which names its document.
+    (["在民法典里，保证期间是多久？"], "担保制度解释里这种情况下保证人还要承担责任吗？"),
     # The only 条例 was five turns back.
     (["存款保险基金的钱从哪来？", "保证合同什么时候生效？", "商业银行可以经营哪些业务？", "公司的注册资本怎么缴纳？",
       "民法典第六百八十五条"], "这个条例什么时候施行的？"),
@@ -230,11 +239,21 @@ LAW_FRESH = [
     ("保证期间没约定", True), ("借款人未还款", True), ("保证人不履行", True), ("股东没有实缴出资", True),
     ("借款人无力偿还", True), ("银行未尽审查义务", True),
     ("不良贷款", False), ("个人不良记录", False), ("未成年人的存款", False), ("不动产抵押", False), ("绿色金融", False),
-    ("违法所得没收", False),
+    ("违法所得没收", False), ("担保人是上市公司", True), ("投保机构被宣告破产", True), ("受托的信托公司自己破产了", True),
+    ("被保险人", False), ("存款保险基金的运用", False), ("是否", False),
 ])
-def test_a_negated_verb_makes_a_condition_and_a_negative_word_does_not(text: str, condition: bool) -> None:
+def test_a_negated_verb_a_copula_or_a_completed_event_makes_a_condition(text: str, condition: bool) -> None:
     from policykb.answer.conversation import _is_condition
     assert _is_condition(text) is condition
+
+
+@pytest.mark.parametrize("text, phrases", [
+    ("信托公司自己破产", ["信托", "公司", "自己", "破产"]),  # not 公司自 (公司自…之日起), which ends inside 自己
+    ("保证人要承担", ["保证人"]),  # jieba cuts 保证/人要; 保证人 is a search token, so it may end inside 人要
+])
+def test_a_phrase_ends_where_a_word_ends_unless_it_is_a_search_token(text, phrases) -> None:
+    known = "信托财产。公司自成立之日起。自己。破产。保证人。承担"
+    assert _phrases(text, known, frozenset({"信托", "公司", "自己", "破产", "保证人", "承担"})) == phrases
 
 
 @pytest.mark.parametrize("topic, previous, split", [

@@ -38,9 +38,9 @@ from typing import Any, Sequence
 from policykb.answer.compose import Answer, Citation
 from policykb.ingest.chunk import CN_NUM, cn_to_int, int_to_cn
 from policykb.answer.docinfo import DOC_MENTION_RE
-from policykb.retrieval.lookup import (EN_LOOKUP_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, TOPIC_CHANGE_RE,
+from policykb.retrieval.lookup import (EN_LOOKUP_RE, FILLER_RE, GENERIC_NAMES, LAW_NAME_RE, LOOKUP_RE, SCOPE_RE, TOPIC_CHANGE_RE,
                                        document_names, english_document, english_name, find_lookup, resolve_document,
-                                       without_preamble)
+                                       without_preamble, without_scope)
 from policykb.answer.memo import unique_citations
 from policykb.ingest.parse import Document
 from policykb.retrieval.bilingual import content_word
@@ -101,6 +101,8 @@ EN_ANAPHOR_RE = re.compile(r"\b(?:this|that|the\s+same)\s+(?P<noun>law|code|regu
                            re.I)
 EN_NOUN_KINDS = {"law": ("法", "法典"), "code": ("法典",), "regulation": ("条例", "规定"), "regulations": ("条例", "规定"),
                  "interpretation": ("解释", "规定"), "provisions": ("规定",), "rules": ("规定", "办法")}
+# 这种情况 / 上述情形 stands for the situation the previous question described.
+SITUATION_RE = re.compile(r"(?:这种|这类|这样的?|此种|此类|该种|上述|前述)(?:情况|情形|问题)(?:下)?")
 CONDITIONAL_RE = re.compile(r"^(?:那么|那)?[，,\s]*(?:如果|假如|要是|假设|万一|若)(?P<cond>.+)$")
 EN_CONDITIONAL_RE = re.compile(r"^(?:and\s+|so\s+)?(?:what\s+)?if\s+(?P<cond>.+)$", re.I)
 NOUN_KINDS = {"法律": ("法", "法典"), "法典": ("法典",), "法": ("法", "法典"), "条例": ("条例",), "规定": ("规定",),
@@ -111,6 +113,7 @@ CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 # A negated verb after a subject makes 那X呢 a condition (那保证期间没约定呢), not a new topic (那不良贷款呢).
 NEGATIONS = frozenset("没 没有 未 不 未经 尚未 并未 从未 不再 未尽 无力 无法".split())
 NOT_NEGATED = frozenset("没收 没收财产 未成年 未成年人 未来".split())
+STATING = frozenset("是 被".split())  # between two words, these make a statement (担保人是上市公司), not a topic
 MAX_ELLIPSIS_CHARS = 24
 MIN_EN_CONDITION_WORDS = 3  # content words that make an English condition a question of its own
 MAX_RECENT = 4  # 这个条例 looks at the documents of this many recent turns for a 条例, not back to the start
@@ -147,7 +150,7 @@ class Turn:
 
 def new_state() -> dict:
     """Return the state of a conversation that has not started."""
-    return {"question": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "answered_by": [], "articles": [],
+    return {"question": "", "last": "", "topic": "", "lang": "", "doc_ids": [], "docs": [], "answered_by": [], "articles": [],
             "citations": [], "recent": []}
 
 
@@ -282,24 +285,28 @@ def _texts(kb: Any) -> dict[str, str]:
     return {**texts, "": "\n".join(texts.values())}
 
 
-def _phrases(text: str, known: str) -> list[str]:
+def _phrases(text: str, known: str, words: frozenset[str]) -> list[str]:
     """Return the phrases of text that the knowledge base has, longest first at each place, frame words left out.
 
-    Matched against the printed text rather than cut by jieba, which splits 保证人要 into 保证/人要.
+    Matched against the printed text rather than cut by jieba, which splits 保证人要 into 保证/人要. A phrase
+    that ends inside one of jieba's words must be a search token the sections hold (保证人), so that
+    信托公司自己 gives 信托 and 公司, not 公司自 (the start of a date, 公司自…之日起, in one regulation).
     """
-    chunks, current = [], ""
+    chunks, current, ends = [], "", []
     for word in segment(text):
         if CJK_RE.fullmatch(word[0]) and word not in FRAME_WORDS:
             current += word
+            ends.append(len(current))
         else:
-            chunks.append(current)
-            current = ""
-    chunks.append(current)
+            chunks.append((current, set(ends)))
+            current, ends = "", []
+    chunks.append((current, set(ends)))
     out = []
-    for chunk in chunks:
+    for chunk, boundaries in chunks:
         i = 0
         while i < len(chunk) - 1:
-            j = next((j for j in range(min(len(chunk), i + MAX_PHRASE), i + 1, -1) if chunk[i:j] in known), 0)
+            j = next((j for j in range(min(len(chunk), i + MAX_PHRASE), i + 1, -1)
+                      if chunk[i:j] in known and (j in boundaries or chunk[i:j] in words)), 0)
             if j:
                 out.append(chunk[i:j])
             i = j or i + 1
@@ -318,7 +325,7 @@ def within_scope(text: str, doc_ids: Sequence[str], kb: Any) -> bool:
     if not doc_ids:
         return True
     texts = _texts(kb)
-    phrases = _phrases(text, texts[""])
+    phrases = _phrases(text, texts[""], kb.vocabulary)
     inside = total = 0.0
     for phrase in phrases:
         holders = [d for d, body in texts.items() if d and phrase in body]
@@ -355,6 +362,10 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     anaphor = ANAPHOR_RE.search(message)
     if anaphor and not named:
         return _resolve_anaphor(message, anaphor, state, kb) or fresh
+    if named and SITUATION_RE.search(message):
+        situation = _resolve_situation(message, named, state, kb)
+        if situation is not None:
+            return situation
     if named or _unknown_law(message):
         return _resolve_named_ellipsis(message, named, state, kb) or fresh
     en_article = EN_LOOKUP_RE.search(message)
@@ -504,9 +515,12 @@ def _resolve_ellipsis(message: str, state: dict, kb: Any) -> Resolved | None:
 
 
 def _is_condition(text: str) -> bool:
-    """Return True when text says something happens or not (保证期间没约定, 借款人未还款) rather than names a topic."""
+    """Return True when text says something is so rather than names a topic: a negated verb (保证期间没约定,
+    借款人未还款), a copula or a passive between its words (担保人是上市公司, 投保机构被宣告破产), or an event
+    completed (受托的信托公司自己破产了)."""
     words = segment(text)
-    return any(w in NEGATIONS or (w.startswith("没") and w not in NOT_NEGATED) for w in words[1:])
+    return (any(w in NEGATIONS or (w.startswith("没") and w not in NOT_NEGATED) for w in words[1:])
+            or any(w in STATING for w in words[1:-1]) or (len(words) > 1 and words[-1] == "了"))
 
 
 def _elliptical_question(previous: str, topic: str, kb: Any) -> str | None:
@@ -589,6 +603,22 @@ def _resolve_named_ellipsis(message: str, named: list[Document], state: dict, kb
     return _rewritten(question, [d.doc_id for d in named], "english" if lang == "en" else "elliptical", kb)
 
 
+def _resolve_situation(message: str, named: list[Document], state: dict, kb: Any) -> Resolved | None:
+    """那担保制度的司法解释里对这种情况是怎么规定的 → the previous question, as it was run, in that document.
+
+    Only a message that says no more than a document and 这种情况 (and how it is ruled) is such a
+    follow-up; 这种情况下保证人还要承担责任吗 asks something of its own.
+    """
+    situation = SITUATION_RE.search(message)
+    masked = message[:situation.start()] + " " * len(situation.group(0)) + message[situation.end():]
+    start, end = find_topic(masked, kb.index.documents)
+    if start != end or not state.get("last"):
+        return None
+    mention = message[slice(*_mention_spans(message, kb.index.documents)[0])]
+    name = mention if SCOPE_RE.fullmatch(mention) else f"在{FILLER_RE.sub('', mention).strip('《》')}中"
+    return _rewritten(f"{name}，{state['last']}", [d.doc_id for d in named], "elliptical", kb)
+
+
 def _resolve_conditional(message: str, state: dict, kb: Any) -> Resolved | None:
     """如果…会怎样 → the same question, with the previous topic when it does not name one, in the previous
     scope, or else in the document that answered the previous turn while the condition speaks of it."""
@@ -626,7 +656,7 @@ def _answered_scope(text: str, state: dict, kb: Any) -> list[str]:
     """Return the document that answered the previous turn (or that its abstention leaned on), while
     text has words that document speaks of; the scope is inferred, so it is not carried further."""
     answered = state.get("answered_by", [])[:1]
-    return answered if answered and _phrases(text, _texts(kb)[""]) and within_scope(text, answered, kb) else []
+    return answered if answered and _phrases(text, _texts(kb)[""], kb.vocabulary) and within_scope(text, answered, kb) else []
 
 
 def _resolve_continuation(message: str, state: dict, kb: Any) -> Resolved | None:
@@ -691,7 +721,8 @@ def next_state(state: dict, resolved: Resolved, answer: Answer, kb: Any) -> dict
     topic = _topic(resolved.question, documents) or (state.get("topic", "") if resolved.kind != "fresh" else "")
     # After a conditional, 那逾期利率呢 (and 那在担保制度解释里呢) asks the question the condition was added to.
     base = state.get("question") if resolved.kind == "conditional" and state.get("question") else resolved.question
-    return {"question": base, "topic": topic, "lang": _language(resolved.question),
+    return {"question": base, "last": without_scope(resolved.question, documents), "topic": topic,
+            "lang": _language(resolved.question),
             "doc_ids": scope, "docs": docs, "answered_by": answered_by, "articles": articles,
             "citations": unique_citations(list(state.get("citations", [])) + [asdict(c) for c in answer.citations]),
             "recent": ([about] + list(state.get("recent", [])))[:MAX_RECENT]}

@@ -13,7 +13,7 @@ from typing import Sequence
 from policykb.retrieval.lookup import resolve_document
 from policykb.ingest.parse import Amendment, Document
 
-DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
+DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法(?!解释|规定|院)|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
                             r"|《[^《》]{2,80}》")
 # What is asked, most specific first; a question is about a document only when it asks one of these.
 ASPECTS = (
