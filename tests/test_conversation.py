@@ -229,6 +229,8 @@ LAW_FRESH = [
     (["保证人跑路了怎么办？"], "这个解释什么时候施行的？"),
     # 这种情况 with a topic of its own (保证人还要承担责任吗) is a question of its own, which names its document.
     (["在民法典里，保证期间是多久？"], "担保制度解释里这种情况下保证人还要承担责任吗？"),
+    # …and so is one that names an article.
+    (["保证期间是多久？"], "民法典第六百九十三条对这种情况怎么规定？"),
     # The only 条例 was five turns back.
     (["存款保险基金的钱从哪来？", "保证合同什么时候生效？", "商业银行可以经营哪些业务？", "公司的注册资本怎么缴纳？",
       "民法典第六百八十五条"], "这个条例什么时候施行的？"),

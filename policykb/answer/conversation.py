@@ -612,9 +612,10 @@ def _resolve_situation(message: str, named: list[Document], state: dict, kb: Any
     situation = SITUATION_RE.search(message)
     masked = message[:situation.start()] + " " * len(situation.group(0)) + message[situation.end():]
     start, end = find_topic(masked, kb.index.documents)
-    if start != end or not state.get("last"):
-        return None
-    mention = message[slice(*_mention_spans(message, kb.index.documents)[0])]
+    names = [s for s in _mention_spans(message, kb.index.documents) if not LOOKUP_RE.search(message[s[0]:s[1]])]
+    if start != end or not state.get("last") or not names or LOOKUP_RE.search(message):
+        return None  # (民法典第六百九十三条对这种情况… asks of that article)
+    mention = message[names[0][0]:names[0][1]]
     name = mention if SCOPE_RE.fullmatch(mention) else f"在{FILLER_RE.sub('', mention).strip('《》')}中"
     return _rewritten(f"{name}，{state['last']}", [d.doc_id for d in named], "elliptical", kb)
 
