@@ -190,6 +190,8 @@ LAW_FOLLOW_UPS = [
     # (担保制度的司法解释 names the court's interpretation, though 司法 ends in 法).
     (["在民法典里，保证期间是多久？"], "那担保制度的司法解释里对这种情况是怎么规定的？", "elliptical",
      "在担保制度的司法解释中，保证期间是多久？", ("minfadian-danbao-zhidu-jieshi",)),
+    (["在民法典里，保证期间是多久？"], "在担保制度解释里，上述情况怎么处理？", "elliptical",
+     "在担保制度解释里，保证期间是多久？", ("minfadian-danbao-zhidu-jieshi",)),
     # An English condition of several words after an English question is asked as typed, in the document that
     # answered (no topic cut from the English question); after a Chinese question the Chinese topic stays.
     (["What is the guarantee period if the guarantee contract does not set one?"],

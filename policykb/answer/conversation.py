@@ -362,10 +362,9 @@ def resolve(message: str, state: dict, kb: Any) -> Resolved:
     anaphor = ANAPHOR_RE.search(message)
     if anaphor and not named:
         return _resolve_anaphor(message, anaphor, state, kb) or fresh
-    if named and SITUATION_RE.search(message):
-        situation = _resolve_situation(message, named, state, kb)
-        if situation is not None:
-            return situation
+    situation = _resolve_situation(message, named, state, kb) if named else None
+    if situation is not None:
+        return situation
     if named or _unknown_law(message):
         return _resolve_named_ellipsis(message, named, state, kb) or fresh
     en_article = EN_LOOKUP_RE.search(message)
@@ -610,11 +609,13 @@ def _resolve_situation(message: str, named: list[Document], state: dict, kb: Any
     follow-up; 这种情况下保证人还要承担责任吗 asks something of its own.
     """
     situation = SITUATION_RE.search(message)
+    if not situation or not state.get("last") or LOOKUP_RE.search(message):
+        return None  # (民法典第六百九十三条对这种情况… asks of that article)
     masked = message[:situation.start()] + " " * len(situation.group(0)) + message[situation.end():]
     start, end = find_topic(masked, kb.index.documents)
-    names = [s for s in _mention_spans(message, kb.index.documents) if not LOOKUP_RE.search(message[s[0]:s[1]])]
-    if start != end or not state.get("last") or not names or LOOKUP_RE.search(message):
-        return None  # (民法典第六百九十三条对这种情况… asks of that article)
+    names = _mention_spans(message, kb.index.documents)
+    if start != end or not names:
+        return None
     mention = message[names[0][0]:names[0][1]]
     name = mention if SCOPE_RE.fullmatch(mention) else f"在{FILLER_RE.sub('', mention).strip('《》')}中"
     return _rewritten(f"{name}，{state['last']}", [d.doc_id for d in named], "elliptical", kb)
