@@ -108,3 +108,32 @@ def test_each_english_word_of_a_question_is_one_entry_with_its_translations() ->
                              english_only=True) == {"loans.": {"贷款"}, "anti-money": set(), "money": {"货币"}}
     # Without english_only, every token stays (a Chinese question's words are judged by IDF weight).
     assert "anything" in with_translations(word_expansions(question), {})
+
+
+def _train_ranker():
+    """Import eval/train_ranker.py (eval/ is a folder of scripts, not a package)."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("train_ranker", ROOT / "eval" / "train_ranker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_calibration_is_fitted_on_standardised_inputs_and_saved_in_their_units() -> None:
+    tr = _train_ranker()
+    rng = np.random.default_rng(0)
+    n = 400
+    # The cosine spans hundredths, the ranker's score units: only the cosine tells right from wrong here.
+    X = np.column_stack([rng.normal(0, 2, n), rng.normal(0, 1, n), rng.uniform(0, 1, n), rng.uniform(0.80, 0.95, n)])
+    y = (X[:, 3] + rng.normal(0, 0.01, n) > 0.875).astype(int)
+    cal = tr.fit_calibration(X, y, np.ones(n))
+    assert set(cal) == {"top", "margin", "coverage", "dense", "bias"}
+    p = np.array([confidence_from(dict(zip(("top", "margin", "coverage", "dense"), row)), cal) for row in X])
+    assert np.allclose(p, tr.probability(X, cal))  # the runtime reads the saved units as the fit meant them
+    assert ((p >= 0.5) == y).mean() > 0.9 and abs(cal["dense"]) > 10 * max(abs(cal["top"]), abs(cal["margin"]))
+    # A weight moves the fit toward the weighted questions.
+    heavy = tr.fit_calibration(X, y, np.where(y == 1, 5.0, 1.0))
+    assert (tr.probability(X, heavy) >= 0.5).sum() > (p >= 0.5).sum()

@@ -265,7 +265,9 @@ def run_eval(settings: Settings, path: str | Path, modes: tuple[str, ...] = MODE
         meta = kb.ranker.meta
         trained = trained_on(path, meta.get("trained_on", ()))
         report["ranker"] = {"trained_on": meta.get("trained_on", []), "date": meta.get("date", ""),
-                            "this_set_trained_on": trained, "cross_validated": meta.get("cross_validated", {})}
+                            "this_set_trained_on": trained, "cross_validated": meta.get("cross_validated", {}),
+                            "calibrated_on": meta.get("calibrated_on", []),
+                            "calibration_date": meta.get("calibration_date", meta.get("date", ""))}
     failures: dict[str, list] = {}
     for mode in modes:
         scored = score_mode(kb, questions, mode)
@@ -365,6 +367,9 @@ def _ranker_lines(report: dict[str, Any]) -> list[str]:
         return []
     lines = [f"Hybrid orders candidates with the learned ranker of {info['date']}, trained on "
              f"{', '.join(f'`{t}`' for t in info['trained_on'])}."]
+    if info.get("calibrated_on"):
+        lines[0] += (f" Its confidence was calibrated on {info['calibration_date']} over "
+                     f"{', '.join(f'`{t}`' for t in info['calibrated_on'])}.")
     if info["this_set_trained_on"]:
         lines.append("**This set was trained on, so the hybrid figures above are in-sample.** Its "
                      "cross-validated (out-of-fold) hit@1 / any@5 from `eval/train_ranker.py`:")
