@@ -129,7 +129,7 @@ def probability(X: np.ndarray, calibration: dict[str, float]) -> np.ndarray:
 
 
 def calibrate(rows: list[dict], scores: list[np.ndarray], extra: list[dict], extra_scores: list[np.ndarray]
-              ) -> tuple[dict[str, float], list[tuple[float, float]], dict[str, float]]:
+              ) -> tuple[dict[str, float], list[tuple[float, float]], dict[str, dict[str, int]]]:
     """Fit the calibration on the training questions' out-of-fold scores and the calibration sets.
 
     Returns the calibration, the risk-coverage curve of the training questions (out-of-fold), and how the
@@ -149,7 +149,9 @@ def calibrate(rows: list[dict], scores: list[np.ndarray], extra: list[dict], ext
         rest = fold != k
         cal = fit_calibration(np.vstack([X, Xe[rest]]), np.concatenate([y, ye[rest]]), np.concatenate([w, we[rest]]))
         answered[~rest] = probability(Xe[~rest], cal) >= CONFIDENCE_MIN
-    held = {"questions": len(ye), "answered": int(answered.sum()), "right": int((answered & (ye == 1)).sum())}
+    names = np.array([r["set"] for r in extra])
+    held = {str(name): {"questions": int((names == name).sum()), "answered": int((answered & (names == name)).sum()),
+                   "right": int((answered & (ye == 1) & (names == name)).sum())} for name in dict.fromkeys(names)}
     return calibration, curve, held
 
 
