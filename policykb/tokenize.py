@@ -87,13 +87,20 @@ def tokenize(text: str) -> list[str]:
     return [t for t in tokens if t not in stop]
 
 
+@lru_cache(maxsize=1)
+def _glossary_patterns() -> tuple[tuple[str, tuple[str, ...], re.Pattern | None], ...]:
+    """Return each glossary entry with the pattern that finds an English term as a whole word, singular or plural
+    (compiled once: the glossary has more entries than the re module's cache)."""
+    return tuple((term, expansion, re.compile(rf"(?<![a-z]){re.escape(term)}(?:e?s)?(?![a-z])") if term.isascii()
+                  else None) for term, expansion in glossary().items())
+
+
 def glossary_matches(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """Return the glossary entries (term, expansion) found in a question; English terms as whole words,
     singular or plural."""
     lowered = text.lower()
-    return [(term, expansion) for term, expansion in glossary().items()
-            if (re.search(rf"(?<![a-z]){re.escape(term)}(?:e?s)?(?![a-z])", lowered) if term.isascii()
-                else term in text)]
+    return [(term, expansion) for term, expansion, pattern in _glossary_patterns()
+            if (pattern.search(lowered) if pattern is not None else term in text)]
 
 
 def glossary_terms(text: str) -> list[str]:
