@@ -104,6 +104,28 @@ def test_abstention_rule(evidence, abstain):
     assert should_abstain(evidence) is abstain
 
 
+@pytest.mark.parametrize("evidence,first_words,badge", [
+    (Evidence(0.92, 0.6, 0.89, confidence=0.31), "未能确定答案", "未能确定答案"),  # supported; the ranker doubts it
+    (Evidence(0.70, 0.1, 0.89, confidence=0.31), "知识库中没有相关规定", "知识库中没有相关规定"),  # nothing matches
+    (Evidence(None, 0.1), "知识库中没有相关规定", "知识库中没有相关规定"),  # keyword-only, barely covered
+])
+def test_an_abstention_says_whether_nothing_matched_or_the_ranker_was_unsure(kb, evidence, first_words, badge):
+    from policykb.answer.compose import compose_answer
+    from policykb.app.render import answer_html
+
+    section = kb.section("二")
+    answer = compose_answer("续贷有什么要求？", "hybrid", [(section, 1.0, {})], ["续贷"], evidence, kb.docs,
+                            kb.index.references, kb.templates)
+    assert answer.abstained and answer.citations == ()
+    first = answer.answer.split("\n")[0]
+    assert first.startswith(first_words) and "续贷有什么要求？" in first
+    # the unsure abstention names the confidence and the bar, and does not claim the knowledge base lacks a rule
+    assert ("0.31" in first and "0.50" in first) is (first_words == "未能确定答案")
+    assert "可能相关" in answer.answer and answer.related[0].section_no == "二"
+    html = answer_html({**answer.to_dict(), "confidence": evidence.confidence})
+    assert f'<div class="pk-abstain-badge">{badge}</div>' in html
+
+
 def test_cite_formats_for_other_section_kinds():
     doc = parse_text("示例办法\n\n示银沪发〔2024〕7号\n\n第一章 总则\n第三条 应当：（一）合规；（二）审慎。\n", "rules")
     sec = doc.section("第三条")

@@ -325,7 +325,12 @@ def compose_answer(question: str, mode: str, ranked: list[tuple[Section, float, 
     notices = list(notices)
     if not ranked or should_abstain(evidence):
         related = []
-        lines = [templates.render("abstain", question=question)]
+        # The top clause matched the question's words or meaning, but the ranker is unsure it answers: say
+        # so, instead of claiming the knowledge base has no provision (the right clause is often listed).
+        unsure = bool(ranked) and evidence.supported and evidence.confidence is not None
+        lines = [templates.render("abstain_uncertain", question=question, confidence=f"{evidence.confidence:.2f}",
+                                  minimum=f"{CONFIDENCE_MIN:.2f}") if unsure
+                 else templates.render("abstain", question=question)]
         if ranked:
             lines.append(templates.render("related_header"))
             for sec, _, _ in ranked[:3]:

@@ -84,7 +84,8 @@ def answer_html(answer: Mapping[str, Any]) -> str:
                                   short_cite(r["cite"], r["doc_title"], r["doc_number"]), "",
                                   r["section_title"]) + "</li>"
             for r in answer["related"])
-        body = ('<div class="pk-abstain-badge">知识库中没有相关规定</div>'
+        badge = "未能确定答案" if answer.get("supported") else "知识库中没有相关规定"
+        body = (f'<div class="pk-abstain-badge">{badge}</div>'
                 f'<p class="pk-abstain-text">{esc(first_line)}</p>'
                 + (f'<div class="pk-related"><div class="pk-related-head">可能相关（仅供参考，不是答案）</div>'
                    f'<ul>{related}</ul></div>' if related else ""))
