@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from policykb.config import MODES, Settings, load_settings
@@ -20,7 +21,8 @@ an unknown POLICYKB_* variable is an error."""
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    # A message echoed back may hold bytes that were not text (kept as surrogates): print them as \udcXX.
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
     sys.stdout.flush()
 
 
@@ -117,9 +119,9 @@ def _chat_turn(conversation: Any, message: str, args: argparse.Namespace) -> int
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Chat on stdin, one message per line: follow-ups resolve against the previous turn; /new starts over."""
     from policykb.answer.conversation import Conversation
-    from policykb.answer.memo import memo_format, write_memo
+    from policykb.answer.memo import memo_writable, write_memo
     if args.memo:
-        memo_format(args.memo)  # a bad file name fails before the chat, not after it
+        memo_writable(args.memo)  # a bad file name or folder fails before the chat, not after it
     conversation = Conversation(_open_kb(settings, args.mode))
     memo: list[dict] = []  # the citations of conversations closed with /new
     status = 0
@@ -140,8 +142,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         status = 130
     finally:
-        if args.memo:
-            path = write_memo(memo + conversation.citations(), args.memo)
+        cited = memo + conversation.citations()
+        if args.memo and not cited and Path(args.memo).exists():  # an earlier memo is worth more than an empty one
+            sys.stderr.write(f"本次对话没有引用条款，未改动 {args.memo} (nothing cited: the memo was left as it was)\n")
+        elif args.memo:
+            path = write_memo(cited, args.memo)
             sys.stderr.write(f"引用附录已写入 memo written: {path}\n")
     return status
 
@@ -255,7 +260,6 @@ def _print_added(report: Any, settings: Settings, dry_run: bool) -> None:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add or replace documents (files and folders) and print what was found in each."""
     from dataclasses import asdict
-    from pathlib import Path
     from policykb.manage import add_documents
     meta = {k: getattr(args, k) for k in ("title", "doc_number", "issuer", "date", "effective_date",
                                            "status", "superseded_by")}
@@ -476,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(sys.stdin, "reconfigure"):  # a line that is not UTF-8 reaches readable_question, not a traceback
+        sys.stdin.reconfigure(errors="surrogateescape")
     try:
         settings = _settings(args)
         return args.func(args, settings)

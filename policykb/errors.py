@@ -23,6 +23,10 @@ class EmptyQuestionError(PolicyKBError):
     exit_code = 2
 
 
+class UnreadableQuestionError(EmptyQuestionError):
+    """The question's bytes are not text in UTF-8 or GBK (handled wherever an empty question is)."""
+
+
 class CorpusError(PolicyKBError):
     """The corpus directory or its manifest is missing or invalid."""
 

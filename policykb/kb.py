@@ -15,6 +15,7 @@ from policykb.config import MODES, Settings
 from policykb.ingest.corpus import find_section
 from policykb.ingest.chunk import int_to_cn
 from policykb.errors import EmptyQuestionError, NotFoundError, PolicyKBError
+from policykb.text import readable_question
 from policykb.answer.docinfo import DocumentFact, find_document_question
 from policykb.retrieval.lookup import (Lookup, document_names, find_lookup, find_scope, looked_up_text,
                                        without_preamble, without_scope)
@@ -142,9 +143,10 @@ class KnowledgeBase:
         return self._vocabulary
 
     def _prepare(self, question: str) -> tuple[str, list[str]]:
-        if question is None or not str(question).strip():
+        question = readable_question(str(question if question is not None else ""))
+        if not question.strip():
             raise EmptyQuestionError("the question is empty; type a question such as 续贷有什么要求？")
-        question = without_preamble(" ".join(str(question).split()))
+        question = without_preamble(" ".join(question.split()))
         notices = []
         limit = self.settings.max_question_chars
         if len(question) > limit:

@@ -21,6 +21,27 @@ def run(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedP
                           capture_output=True, env=env, timeout=300)
 
 
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_a_gbk_question_is_read_and_a_line_that_is_no_text_is_reported_while_the_batch_goes_on(built_settings, locale):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLICYKB_", "LC_", "LANG", "PYTHONIOENCODING"))}
+    env.update(POLICYKB_CORPUS_DIR=str(built_settings.corpus_dir), POLICYKB_INDEX_DIR=str(built_settings.index_dir),
+               LC_ALL=locale)
+    lines = "续贷有什么要求？\n".encode("gbk") + b"\xff\xfe\x80\n" + "2023年绿色融资余额目标是多少\n".encode("utf-8")
+    proc = subprocess.run([sys.executable, "-m", "policykb.cli", "ask"], input=lines, capture_output=True, env=env,
+                          timeout=300)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode("utf-8", "replace")
+    rows = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    # the line that is no text comes back as JSON escapes of what was read (\\udcff …), not as a crash
+    assert [r["question"] for r in rows] == ["续贷有什么要求？", "\udcff\udcfe\udc80", "2023年绿色融资余额目标是多少"]
+    assert rows[0]["citations"][0]["section_no"] == "二" and rows[2]["citations"][0]["section_no"] == "六"
+    assert "neither UTF-8 nor GBK" in rows[1]["error"] and proc.returncode == 2
+
+
+def test_invisible_characters_are_no_question(built_settings):
+    proc = run(built_settings, "ask", "\u200b\u3000\u00a0\ufeff")
+    assert proc.returncode == 2 and "the question is empty" in proc.stderr and proc.stdout == ""
+
+
 def test_ask_json_object(built_settings):
     proc = run(built_settings, "ask", "续贷有什么要求？", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -194,3 +215,15 @@ def test_chat_refuses_a_memo_it_cannot_write_before_chatting(built_settings, tmp
     proc = run(built_settings, "chat", "--memo", str(tmp_path / "memo.txt"), stdin="续贷有什么要求？\n")
     assert proc.returncode == 2 and proc.stderr.startswith("错误：") and ".docx" in proc.stderr
     assert proc.stdout == "" and not (tmp_path / "memo.txt").exists()
+    proc = run(built_settings, "chat", "--memo", str(tmp_path / "no" / "such" / "memo.md"), stdin="续贷有什么要求？\n")
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stdout == ""
+
+
+def test_a_chat_that_cites_nothing_leaves_an_earlier_memo_as_it_was(built_settings, tmp_path):
+    memo = tmp_path / "memo.md"
+    memo.write_text("# 上周的引用附录\n", encoding="utf-8")
+    proc = run(built_settings, "chat", "--memo", str(memo), stdin="")
+    assert proc.returncode == 0 and "未改动" in proc.stderr
+    assert memo.read_text(encoding="utf-8") == "# 上周的引用附录\n"
+    proc = run(built_settings, "chat", "--memo", str(memo), stdin="续贷有什么要求？\n")
+    assert proc.returncode == 0 and "（沪银保监发〔2023〕24号）第二条" in memo.read_text(encoding="utf-8")

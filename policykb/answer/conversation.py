@@ -42,6 +42,7 @@ from policykb.retrieval.lookup import (EN_LOOKUP_RE, FILLER_RE, GENERIC_NAMES, L
                                        document_names, english_document, english_name, find_lookup, resolve_document,
                                        without_preamble, without_scope)
 from policykb.answer.memo import unique_citations
+from policykb.text import readable_question
 from policykb.ingest.parse import Document
 from policykb.retrieval.bilingual import content_word
 from policykb.tokenize import segment, tokenize, word_spans
@@ -744,6 +745,7 @@ class Conversation:
             doc_ids: restrict this turn to these documents (the app's 检索范围, `--doc`);
                 they override any scope the resolver would carry over.
         """
+        message = readable_question(message)
         resolved = resolve(message, self.state, self.kb)
         if doc_ids:
             resolved = Resolved(resolved.question, tuple(doc_ids), resolved.understood, resolved.kind)

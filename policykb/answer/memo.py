@@ -73,6 +73,20 @@ def memo_format(path: str | Path) -> str:
     return suffix
 
 
+def memo_writable(path: str | Path) -> str:
+    """Check, before a chat, that the memo can be written there: its file name and its folder. Return the format."""
+    suffix = memo_format(path)
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise MemoError(f"cannot write the memo to {path}: it is a folder; give a file name, e.g. {path / 'memo.docx'}")
+    if not directory.is_dir():
+        raise MemoError(f"cannot write the memo to {path}: the folder {directory} does not exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise MemoError(f"cannot write the memo to {path}: the folder {directory} is not writable; choose another")
+    return suffix
+
+
 def write_memo(citations: Iterable[Any], path: str | Path) -> Path:
     """Write the memo to path (.md or .docx); a temp file replaces it whole, so no half memo is ever left."""
     path = Path(path)
