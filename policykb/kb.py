@@ -175,7 +175,8 @@ class KnowledgeBase:
         allowed = np.isin(self._section_docs, scope) if scope else None
         if scope:
             notices.append(self.templates.render("scope", titles="、".join(
-                f"《{self.docs[d].title}》" for d in scope)))
+                f"《{self.docs[d].title}》" for d in scope),
+                how="只在这些文件中检索" if doc_ids else "问题中指明了文件，只在其中检索"))
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
         if mode != "keyword" and not self.dense_available:
@@ -332,7 +333,7 @@ class KnowledgeBase:
         fact = find_document_question(prepared, documents)
         if fact is not None:
             return self.document_answer(prepared, fact, notices)
-        return self.answer(self.search(question, mode=mode, k=5, doc_ids=scope))
+        return self.answer(self.search(question, mode=mode, k=5, doc_ids=doc_ids))
 
     def document_answer(self, question: str, fact: DocumentFact, notices: list[str] | None = None) -> Answer:
         """Answer a question about a document from its header and history lines, quoted as printed."""

@@ -207,3 +207,17 @@ def test_the_name_of_a_scoped_document_counts_as_covered(laws_kb):
     scoped = laws_kb.evidence(result)
     assert scoped.coverage > laws_kb.evidence(dataclasses.replace(result, scope=())).coverage
     assert scoped.coverage >= 0.5 and not laws_kb.answer(result).abstained
+
+
+def test_the_scope_notice_says_who_set_the_scope(kb):
+    from policykb.answer.conversation import Conversation
+
+    named = kb.ask("通知中对续贷有什么要求？")
+    assert any("问题中指明了文件" in n for n in named.notices)
+    given = kb.ask("续贷有什么要求？", doc_ids=[NOTICE_ID])
+    assert any("只在这些文件中检索" in n for n in given.notices)
+    assert not any("问题中指明" in n for n in given.notices)
+    chat = Conversation(kb)
+    chat.ask("普惠贷款的目标是多少？")
+    carried = chat.ask("那绿色金融呢？")
+    assert carried.resolved.doc_ids and not any("问题中指明" in n for n in carried.answer.notices)
