@@ -343,8 +343,10 @@ class KnowledgeBase:
             return Answer(question, text, True, "document", (), (), tuple(notices or ()), supported=False)
         cite = f"《{doc.title}》" + (f"（{doc.doc_number}）" if doc.doc_number else "")
         citations = tuple(Citation(doc.doc_id, doc.title, doc.doc_number, "", "", line, cite) for line in fact.printed)
+        if fact.clause:  # stated by an article: cite it as any quoted clause is cited
+            citations = (make_citation(doc, *fact.clause),)
         lines = [self.templates.render("docinfo", title=doc.title, label=fact.label, value=fact.value),
-                 *(f"{n}. {cite}：“{c.quote}”" for n, c in enumerate(citations, start=1))]
+                 *(f"{n}. {c.cite}：“{c.quote}”" for n, c in enumerate(citations, start=1))]
         if not citations:
             lines.append(self.templates.render("docinfo_registered"))
         return Answer(question, "\n".join(lines + list(notices or ())), False, "document", citations, (),

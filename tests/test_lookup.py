@@ -284,3 +284,26 @@ def test_a_document_question_names_the_longest_document(regulations: list[Docume
 def test_who_asks_is_not_part_of_the_question(question: str, asked: str) -> None:
     from policykb.retrieval.lookup import without_preamble
     assert without_preamble(question) == asked
+
+
+def test_an_effective_date_stated_only_in_an_article_is_answered_with_that_article():
+    from policykb.answer.docinfo import find_document_question
+    stated = parse_text("示例银行小微企业授信管理办法\n\n第一条 为规范授信，制定本办法。\n"
+                        "第二条 本办法由总行解释。本办法自2024年1月1日起施行。\n", "rules")
+    silent = parse_text("示例银行授信审批办法\n\n第一条 为规范授信，制定本办法。\n第二条 授信应当审慎。\n", "review")
+    # no history line gives the date, but 第二条 does: the answer quotes it, not that the date is missing
+    fact = find_document_question("示例银行小微企业授信管理办法什么时候施行的？", [stated, silent])
+    assert fact.value == "2024-01-01" and fact.clause == (stated.section("第二条"), "本办法自2024年1月1日起施行。")
+    fact = find_document_question("示例银行授信审批办法什么时候施行的？", [stated, silent])
+    assert fact is not None and fact.value == "" and fact.clause is None
+
+
+def test_an_interpretation_in_force_by_its_last_article_is_answered_with_it(regulations: list[Document]) -> None:
+    from policykb.answer.compose import make_citation
+    from policykb.answer.docinfo import find_document_question
+    fact = find_document_question("保险法解释三什么时候施行", regulations)
+    section, sentence = fact.clause
+    assert fact.doc.doc_id == "baoxianfajieshi-3" and section == fact.doc.sections[-1]
+    assert sentence == "本解释自2015年12月1日起施行。" and sentence in section.text and fact.value == "2015-12-01"
+    cite = make_citation(fact.doc, section, sentence)
+    assert cite.cite.endswith(section.section_no) and cite.quote == sentence

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from policykb.retrieval.lookup import resolve_document
-from policykb.ingest.parse import Amendment, Document
+from policykb.ingest.parse import Amendment, Document, Section
 
 DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法(?!解释|规定|院)|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
                             r"|《[^《》]{2,80}》")
@@ -34,6 +34,9 @@ SENTENCE_RE = re.compile(r"(?<=[。？?！!])")
 QUESTION_RE = re.compile(r"[？?]|吗|呢|什么|怎么|如何|哪|多少|是否|能否|几|请|介绍|说明|讲讲|解释一下|告诉")
 KIND_END_RE = re.compile(r"(?:法典|法|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）|[一二三四五六七八九十](?![条款项]))?")
 MAX_NAME = 42
+# 本办法自2024年1月1日起施行。 / 本解释自公布之日起施行。: the sentence of an article that puts a document in force
+IN_FORCE_RE = re.compile(r"[^。；\n]*?自([^。；\n]{1,30}?)起(?:施行|实施|生效)[^。；\n]*[。；]?")
+DATE_RE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 LABELS = {"doc_number": "文号", "issuer": "发文机关", "date": "公布日期", "effective_date": "施行日期",
           "status": "效力状态", "history": "制定和修改沿革", "latest": "最近一次修改"}
 
@@ -46,6 +49,7 @@ class DocumentFact:
     aspect: str
     value: str
     printed: tuple[str, ...] = ()
+    clause: tuple[Section, str] | None = None  # the article and sentence that state it, when no header line does
 
     @property
     def label(self) -> str:
@@ -107,6 +111,13 @@ def _document_question(question: str, documents: Sequence[Document]) -> Document
         lines = tuple(a.printed for a in doc.amendments if doc.issuer and doc.issuer in a.text)
         return DocumentFact(doc, aspect, doc.issuer, lines[:1])
     if aspect == "effective_date":
+        if not doc.effective_date:  # no header line gives it: the article that puts the document in force
+            for section in reversed(doc.sections):  # it stands among the last articles
+                m = IN_FORCE_RE.search(section.text)
+                if m:
+                    day = DATE_RE.fullmatch(m.group(1))
+                    value = f"{int(day[1]):04d}-{int(day[2]):02d}-{int(day[3]):02d}" if day else m.group(1)
+                    return DocumentFact(doc, aspect, value, (), (section, m.group(0)))
         lines = _lines(doc, ("施行",))
         return DocumentFact(doc, aspect, doc.effective_date, tuple(a.printed for a in lines))
     if aspect == "date":
