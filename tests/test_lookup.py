@@ -307,3 +307,20 @@ def test_an_interpretation_in_force_by_its_last_article_is_answered_with_it(regu
     assert sentence == "本解释自2015年12月1日起施行。" and sentence in section.text and fact.value == "2015-12-01"
     cite = make_citation(fact.doc, section, sentence)
     assert cite.cite.endswith(section.section_no) and cite.quote == sentence
+
+
+@pytest.mark.parametrize("typed,doc_id,expected", [
+    ("第685条", "minfadian", "第六百八十五条"), ("685", "minfadian", "第六百八十五条"), ("2", NOTICE_ID, "二"),
+    ("第二条", "minfadian", "第二条"), ("二", NOTICE_ID, "二"), ("第2条", NOTICE_ID, "二"), ("第二条", NOTICE_ID, "二"),
+])
+def test_show_takes_arabic_numerals_as_staff_type_them(docs: list[Document], typed, doc_id, expected) -> None:
+    from policykb.ingest.corpus import find_section
+    assert find_section(docs, typed, doc_id).section_no == expected
+
+
+def test_an_arabic_section_number_that_several_documents_have_asks_for_the_document(docs: list[Document]) -> None:
+    from policykb.errors import NotFoundError
+    from policykb.ingest.corpus import find_section
+    with pytest.raises(NotFoundError, match="several documents"):
+        find_section(docs, "2")
+    assert find_section(docs, "二").doc_id == NOTICE_ID  # a number as printed is found as before

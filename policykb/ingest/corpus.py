@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policykb.errors import CorpusError, DocumentError, NotFoundError
+from policykb.ingest.chunk import int_to_cn
 from policykb.ingest.formats import read_any
 from policykb.ingest.parse import Document, Section, parse_text
 
@@ -118,8 +119,13 @@ def find_section(documents: list[Document], section_no: str, doc_id: str | None 
     section_no = section_no.strip().rstrip("、.．")
     if doc_id is not None and doc_id not in {d.doc_id for d in documents}:
         raise NotFoundError(f"no document {doc_id!r}; `policykb docs` lists the documents")
-    candidates = [s for d in documents if doc_id is None or d.doc_id == doc_id
-                  for s in d.sections if s.section_no == section_no]
+    sections = [s for d in documents if doc_id is None or d.doc_id == doc_id for s in d.sections]
+    candidates = [s for s in sections if s.section_no == section_no]
+    # else 第2条, 2 and 第二条 as staff type them: a law's 第二条 or a notice's 二 (cited as 第二条)
+    number = re.fullmatch(r"第?(\d{1,4}|[一二三四五六七八九十百千零〇]+)条?", section_no)
+    if not candidates and number:
+        numeral = int_to_cn(int(number[1])) if number[1].isdigit() else number[1]
+        candidates = [s for s in sections if s.section_no in (numeral, f"第{numeral}条")]
     if not candidates:
         raise NotFoundError(f"no section {section_no!r}" + (f" in {doc_id}" if doc_id else "")
                             + "; `policykb docs` lists documents, `policykb search` finds sections")
