@@ -123,6 +123,18 @@ def test_scanned_pdf_is_refused_with_a_clear_message() -> None:
         read_any(FIXTURES / "scan.pdf")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_text_saved_as_unicode_by_notepad_is_read(tmp_path, encoding) -> None:
+    text = "示例办法\n\n第一条 本办法自2024年1月1日起施行。\n"
+    path = tmp_path / "rules.txt"
+    path.write_bytes(text.encode("utf-16") if encoding == "utf-16" else ("\ufeff" + text).encode(encoding))
+    assert path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+    assert read_any(path).strip() == text.strip()
+    path.write_bytes(b"\xff\xfe" + "  \n".encode("utf-16-le"))
+    with pytest.raises(DocumentError, match="empty"):
+        read_any(path)
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("rules.xlsx", b"PK\x03\x04 spreadsheet", "不支持的文件类型 .xlsx"),
     ("rules.doc", b"\xd0\xcf\x11\xe0 old word", "另存为 .docx"),

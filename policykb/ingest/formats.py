@@ -21,21 +21,26 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SUPPORTED_HINT = "支持 supported: " + " ".join(SUPPORTED_SUFFIXES)
 
 def decode_bytes(data: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM) or GBK/GB18030; reject binary data by name."""
+    """Decode UTF-8 (with or without BOM), GBK/GB18030, or UTF-16 with its BOM; reject binary data by name."""
     if not data.strip():
         raise DocumentError(f"{name} is empty")
-    if b"\x00" in data[:4096]:
+    encodings: tuple[str, ...] = ("utf-8-sig", "gb18030")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # saved as "Unicode" by Windows Notepad: UTF-16, NUL-rich
+        encodings = ("utf-16",)
+    elif b"\x00" in data[:4096]:
         raise DocumentError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if not text.strip():
+            raise DocumentError(f"{name} is empty")
         controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
         if controls > max(3, len(text) // 200):
             break
         return text
-    raise DocumentError(f"{name} is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 and try again")
+    raise DocumentError(f"{name} is neither UTF-8, GBK/GB18030 nor UTF-16 text; save it as UTF-8 and try again")
 
 
 def check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_BYTES) -> int:
