@@ -250,8 +250,10 @@ class KnowledgeBase:
             extra = [t for t in terms if t not in tokenize(question)] if ENGLISH_RE.search(question) else []
             vec = self.embedder.embed_queries([dense_query(question, extra)])[0].tolist()
             stores = self.index.vectors()
-            sec = stores.query(vec, n, doc_ids=scope)
-            spans = stores.query(vec, n * 3, spans=True, doc_ids=scope)
+            # while another process adds documents, the store may hold some of theirs: keep to those served
+            served = scope or ([d.doc_id for d in self.index.documents] if self.index.pending else None)
+            sec = stores.query(vec, n, doc_ids=served)
+            spans = stores.query(vec, n * 3, spans=True, doc_ids=served)
             rankings["dense"] = dense_ranking(sec, spans, n)
             for unit, sim in spans:
                 sid, indices = unit_span_range(unit)

@@ -375,3 +375,31 @@ def test_doc_ids_are_readable_and_stable() -> None:
     # Short and legible: never a hash when there is a title, never longer than 40 characters.
     long_title = "最高人民法院关于审理融资租赁合同纠纷案件适用法律问题的解释" * 3
     assert len(derive_doc_id("", long_title, "x", b"x")) <= 40
+
+
+def test_a_question_while_another_process_adds_a_document_is_answered_without_it(kb_settings: Settings, embedder,
+                                                                                   tmp_path: Path) -> None:
+    from policykb.kb import KnowledgeBase
+    # What the index directory holds halfway through `policykb add`: the new file in corpus/ and its vectors
+    # already in Chroma, while the manifest and BM25 still describe the index without it.
+    done = make_settings(copy_corpus(tmp_path / "done" / "corpus"), tmp_path / "done" / "index")
+    shutil.copytree(kb_settings.index_dir, done.index_dir, ignore=shutil.ignore_patterns(".lock"))
+    add_document(done, FIXTURES / "rules.txt", embedder=embedder)
+    shutil.rmtree(kb_settings.corpus_dir)
+    shutil.copytree(done.corpus_dir, kb_settings.corpus_dir)
+    shutil.rmtree(kb_settings.index_dir / "chroma")
+    shutil.copytree(done.index_dir / "chroma", kb_settings.index_dir / "chroma")
+    manifest = read_index_manifest(kb_settings.index_dir)
+    notes: list[str] = []
+    with index_lock(kb_settings):  # the adding process
+        kb = KnowledgeBase.open(kb_settings, on_ingest=notes.append)
+        assert kb.index.pending == (RULES_ID,) and RULES_ID in notes[0] and "answering without" in notes[0]
+        result = kb.search(QUESTION, k=10)
+        assert result.hits and not any(h.section_id.startswith(RULES_ID) for h in result.hits)
+        assert kb.ask("续贷有什么要求？").citations[0].doc_id == NOTICE_ID
+        assert read_index_manifest(kb_settings.index_dir) == manifest  # the reader wrote nothing
+    # once the writer has finished, the document is served
+    shutil.rmtree(kb_settings.index_dir)
+    shutil.copytree(done.index_dir, kb_settings.index_dir, ignore=shutil.ignore_patterns(".lock"))
+    kb = KnowledgeBase.open(kb_settings, auto_ingest=False)
+    assert kb.index.pending == () and kb.ask(QUESTION).citations[0].doc_id == RULES_ID

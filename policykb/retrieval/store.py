@@ -64,13 +64,15 @@ class LoadedIndex:
     bm25: Any
     section_tokens: dict[str, list[str]] = field(default_factory=dict, repr=False)
     span_tokens: dict[str, list[list[str]]] = field(default_factory=dict, repr=False)
+    pending: tuple[str, ...] = ()  # documents another process is adding: in corpus/, not yet served
     _vectors: Any = field(default=None, repr=False)
 
     def vectors(self) -> "VectorStores":
         """Return the Chroma collections, opening them on first use."""
         if self._vectors is None:
             self._vectors = VectorStores.open(self.settings)
-            self._vectors.check_counts(self.manifest)
+            if not self.pending:  # while another process adds documents, the store may already hold theirs
+                self._vectors.check_counts(self.manifest)
         return self._vectors
 
 
@@ -119,6 +121,20 @@ def check_compatible(manifest: dict, settings: Settings) -> None:
         if built.get(key) != want[key]:
             raise IndexMismatchError(f"{settings.index_dir} was built with another {key} "
                                      f"({built.get(key)} ≠ {want[key]}); {REBUILD_HINT}")
+
+
+def writer_busy(settings: Settings) -> bool:
+    """Return True when another process holds the index's write lock (an add, remove or ingest is running)."""
+    path = settings.index_dir / ".lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 @contextlib.contextmanager
@@ -527,12 +543,6 @@ def ingest(settings: Settings, rebuild: bool = False,
                         time.perf_counter() - started)
 
 
-def stale_documents(settings: Settings, documents: list[Document], manifest: dict) -> list[str]:
-    """Return the doc ids whose corpus text differs from what the index holds."""
-    plan = plan_ingest(settings, documents, manifest)
-    return plan["added"] + plan["updated"] + plan["removed"] + plan.get("retokenize", [])
-
-
 def load_index(settings: Settings, auto_ingest: bool = True,
                on_ingest: Callable[[str], None] | None = None, embedder: Any = None) -> LoadedIndex:
     """Open the index for queries; build or refresh it first when missing or stale.
@@ -547,13 +557,22 @@ def load_index(settings: Settings, auto_ingest: bool = True,
     documents = load_documents(settings.corpus_dir)
     manifest = read_index_manifest(settings.index_dir)
     reason = ""
+    pending: list[str] = []
     if manifest is None:
         reason = f"no index in {settings.index_dir}; building it"
     else:
         check_compatible(manifest, settings)
-        stale = stale_documents(settings, documents, manifest)
+        plan = plan_ingest(settings, documents, manifest)
+        stale = plan["added"] + plan["updated"] + plan["removed"] + plan.get("retokenize", [])
         if stale:
             reason = f"corpus changed ({', '.join(stale)}); refreshing the index"
+        if stale == plan["added"] and auto_ingest and writer_busy(settings):
+            # `policykb add` is indexing new documents (a minute for a code): answer from the index as it
+            # stands, without them, instead of queueing behind it as a second writer.
+            pending, reason = plan["added"], ""
+            documents = [d for d in documents if d.doc_id not in pending]
+            if on_ingest:
+                on_ingest(f"another process is adding {', '.join(pending)}; answering without them until it is done")
     if reason:
         if not auto_ingest:
             if manifest is None:
@@ -580,4 +599,4 @@ def load_index(settings: Settings, auto_ingest: bool = True,
     return LoadedIndex(settings, manifest, documents, load_references(settings.corpus_dir, documents),
                        sections, list(manifest["section_ids"]), bm25,
                        {sid: t for d in tokens for sid, t in d["sections"].items()},
-                       {sid: t for d in tokens for sid, t in d["spans"].items()})
+                       {sid: t for d in tokens for sid, t in d["spans"].items()}, tuple(pending))
