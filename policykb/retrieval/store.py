@@ -125,10 +125,11 @@ def check_compatible(manifest: dict, settings: Settings) -> None:
 
 def writer_busy(settings: Settings) -> bool:
     """Return True when another process holds the index's write lock (an add, remove or ingest is running)."""
-    path = settings.index_dir / ".lock"
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
+    try:
+        handle = open(settings.index_dir / ".lock", "rb")  # read-only: a reader may not write index/
+    except OSError:
+        return False  # no lock file: nobody has written here
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
