@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "policykb"
 # Lowest first. A module may import its own stage and the stages before it, never one after.
-STAGES = (("config", "errors", "tokenize"), ("ingest",), ("retrieval",), ("answer",), ("kb", "manage"),
+STAGES = (("config", "errors", "text", "tokenize"), ("ingest",), ("retrieval",), ("answer",), ("kb", "manage"),
           ("evaluation",), ("app",), ("cli",))
 
 
