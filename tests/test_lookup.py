@@ -324,3 +324,14 @@ def test_an_arabic_section_number_that_several_documents_have_asks_for_the_docum
     with pytest.raises(NotFoundError, match="several documents"):
         find_section(docs, "2")
     assert find_section(docs, "二").doc_id == NOTICE_ID  # a number as printed is found as before
+
+
+@pytest.mark.parametrize("question,is_document_question", [
+    ("保理商作出的债权转让通知是否有效？", False),  # a notice of assignment, not the notice
+    ("这份通知的文号是多少？", True), ("该通知现在还有效吗", True), ("上海银保监局的通知是哪天发布的", True),
+])
+def test_a_kind_word_joined_to_other_words_does_not_name_the_notice(docs: list[Document], question,
+                                                                    is_document_question) -> None:
+    from policykb.answer.docinfo import find_document_question
+    fact = find_document_question(question, docs)
+    assert (fact is not None and fact.doc.doc_id == NOTICE_ID) is is_document_question

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from policykb.retrieval.lookup import resolve_document
+from policykb.retrieval.lookup import kind_word_compound, resolve_document
 from policykb.ingest.parse import Amendment, Document, Section
 
 DOC_MENTION_RE = re.compile(r"[\u4e00-\u9fa5〔〕\d]{1,40}?(?:法典|法(?!解释|规定|院)|条例|规定|解释|办法|通知|意见)(?:（[一二三四五六七八九十]+）)?"
@@ -84,8 +84,9 @@ def _named_document(question: str, documents: Sequence[Document]) -> tuple[Docum
     for m in DOC_MENTION_RE.finditer(question):
         ends = {m.end()} | {k.end() for k in KIND_END_RE.finditer(question, m.end(), m.start() + MAX_NAME)}
         for end in sorted(ends, reverse=True) if not m.group(0).startswith("《") else [m.end()]:
-            found = resolve_document(question[m.start():end].strip("《》"), documents)
-            if len(found) == 1:
+            name = question[m.start():end].strip("《》")
+            found = resolve_document(name, documents)
+            if len(found) == 1 and not kind_word_compound(name, documents):
                 return found[0], (m.start(), end)
     return None
 

@@ -100,6 +100,14 @@ def resolve_document(mention: str, documents: Sequence[Document]) -> list[Docume
     return _named_tail(mention, documents)[1]
 
 
+def kind_word_compound(mention: str, documents: Sequence[Document]) -> bool:
+    """Return True when a mention names its document only by a kind word joined to the words before it:
+    债权转让通知 is a notice of assignment, not the notice (这份通知, 监管局的通知 and 通知 are the notice)."""
+    start, found = _named_tail(mention, documents)
+    head = DEMONSTRATIVE_RE.sub("", mention[:start])
+    return bool(found) and normalize_title(mention[start:]) in GENERIC_NAMES and bool(head) and not head.endswith("的")
+
+
 def _named_tail(mention: str, documents: Sequence[Document]) -> tuple[int, list[Document]]:
     """Return where in the mention the longest tail that names documents starts, and those documents.
 
