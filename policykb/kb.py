@@ -161,12 +161,14 @@ class KnowledgeBase:
             raise NotFoundError(f"知识库中没有 doc_id 为 {unknown[0]!r} 的文件；`policykb docs` 列出全部文件")
         return list(dict.fromkeys(doc_ids)) or [d.doc_id for d in find_scope(question, self.index.documents)]
 
-    def search(self, question: str, mode: str = "hybrid", k: int = 5, doc_ids: Sequence[str] = ()) -> SearchResult:
+    def search(self, question: str, mode: str = "hybrid", k: int = 5, doc_ids: Sequence[str] = (), *,
+               named: bool = False) -> SearchResult:
         """Rank sections for a question by keyword, dense or hybrid retrieval.
 
         Args:
             doc_ids: restrict retrieval to these documents; by default a question that
                 names documents (在民法典里…, 通知中…) is restricted to them.
+            named: doc_ids are the ones the question names, already found (for the scope notice).
         """
         if mode not in MODES:
             raise PolicyKBError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -176,7 +178,7 @@ class KnowledgeBase:
         if scope:
             notices.append(self.templates.render("scope", titles="、".join(
                 f"《{self.docs[d].title}》" for d in scope),
-                how="只在这些文件中检索" if doc_ids else "问题中指明了文件，只在其中检索"))
+                how="问题中指明了文件，只在其中检索" if named or not doc_ids else "只在这些文件中检索"))
         query = without_scope(question, self.index.documents) if scope else question
         terms = self._terms(query)
         if mode != "keyword" and not self.dense_available:
@@ -335,7 +337,7 @@ class KnowledgeBase:
         fact = find_document_question(prepared, documents)
         if fact is not None:
             return self.document_answer(prepared, fact, notices)
-        return self.answer(self.search(question, mode=mode, k=5, doc_ids=doc_ids))
+        return self.answer(self.search(question, mode=mode, k=5, doc_ids=scope, named=not doc_ids))
 
     def document_answer(self, question: str, fact: DocumentFact, notices: list[str] | None = None) -> Answer:
         """Answer a question about a document from its header and history lines, quoted as printed."""
